@@ -1,0 +1,5 @@
+"""`python -m edgesite` is the `edgesite` command."""
+
+from .cli import main
+
+main()
