@@ -3,7 +3,7 @@
 The API server accepts only structural schemas, so pydantic's JSON schema is rewritten: `$ref` inlined
 (keeping sibling descriptions), `anyOf [X, null]` collapsed to X (the server prunes nulls, which then
 mean "not given" as in the model), `title` and `additionalProperties: false` dropped, `const` turned
-into `enum`, only scalar defaults kept, and each class's cross-field RULES added as CEL.
+into `enum`, object defaults reduced to `{}` (nested defaults fill them), and each class's cross-field RULES added as CEL.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def structural(schema: dict[str, Any], defs: dict[str, Any], rules: dict[str, li
     if "$ref" in node:
         name = node.pop("$ref").rsplit("/", 1)[-1]
         target = structural(defs[name], defs, rules)
-        target.update({k: v for k, v in node.items() if k in ("description",)})
+        siblings = structural({k: v for k, v in node.items() if k in ("description", "default")}, defs, rules)
+        target.update(siblings)
         if name in rules:
             target["x-kubernetes-validations"] = rules[name]
         return target
@@ -74,9 +75,10 @@ def structural(schema: dict[str, Any], defs: dict[str, Any], rules: dict[str, li
         elif key == "const":
             out["enum"] = [value]
         elif key == "default":
-            if value is None or isinstance(value, dict) or (isinstance(value, list) and (not value or isinstance(value[0], dict))):
+            if value is None or (isinstance(value, list) and (not value or isinstance(value[0], dict))):
                 continue
-            out["default"] = value
+            # An object default is `{}`: the server then fills in each nested default itself.
+            out["default"] = {} if isinstance(value, dict) else value
         elif key == "properties":
             out["properties"] = {name: structural(prop, defs, rules) for name, prop in value.items()}
         elif key == "items":

@@ -40,6 +40,8 @@ class Spec(BaseModel):
 
 
 _LIST_SET: dict[str, Any] = {"x-kubernetes-list-type": "set"}
+# An object whose fields all have defaults defaults to `{}` in the CRD, and the server fills in the rest.
+_OBJECT_DEFAULT: dict[str, Any] = {"default": {}}
 
 
 def _list_map(key: str = "name") -> dict[str, Any]:
@@ -260,7 +262,7 @@ class BridgeTopic(Spec):
     direction: Literal["out", "in", "both"] = Field("out", description="`out` to the cloud, `in` from the cloud, or `both`.")
     qos: Literal[0, 1, 2] = Field(1, description="QoS on the bridge; 0 loses messages while the uplink is down.")
 
-    RULES = (Rule(cel=f"self.pattern.matches('{TOPIC_FILTER_CEL}')", message="pattern must be an MQTT topic filter with + and # as whole levels, # last",
+    RULES = (Rule(cel=f"self.pattern.matches(r'{TOPIC_FILTER_CEL}')", message="pattern must be an MQTT topic filter with + and # as whole levels, # last",
                   expected="a topic filter such as plant/summary/#", field_path=".pattern",
                   violations=lambda t: ()),)
 
@@ -282,7 +284,7 @@ class Bridge(Spec):
                                            description="Secret with `username` and `password` keys for the cloud broker.")
     client_id: str | None = Field(None, description="Client id at the cloud broker; default `edgesite-<namespace>-<site>`.")
     topics: list[BridgeTopic] = Field(min_length=1, max_length=64, description="Topics carried over the bridge.")
-    offline_queue: OfflineQueue = Field(default_factory=OfflineQueue, description="Bounded store-and-forward queue.")
+    offline_queue: OfflineQueue = Field(default_factory=OfflineQueue, json_schema_extra=_OBJECT_DEFAULT, description="Bounded store-and-forward queue.")
     reconnect_base_seconds: int = Field(5, ge=1, le=600, description="First reconnect delay after the uplink drops.")
     reconnect_max_seconds: int = Field(60, ge=1, le=3600, description="Longest reconnect delay (jittered back-off).")
 
@@ -303,7 +305,8 @@ class Aggregation(Spec):
     output: TopicName = Field(description="Topic the summaries are published to; no wildcards.")
     window_seconds: int = Field(60, ge=1, le=86400, description="Window while Online.")
     offline_window_seconds: int = Field(300, ge=1, le=86400, description="Wider window while the bridge is down, so the queue lasts longer.")
-    functions: list[AggregateFunction] = Field(default_factory=lambda: ["mean", "min", "max", "count"], min_length=1, max_length=6, json_schema_extra=_LIST_SET,
+    functions: list[AggregateFunction] = Field(default_factory=lambda: ["mean", "min", "max", "count"], min_length=1, max_length=6,
+                                               json_schema_extra={**_LIST_SET, "default": ["mean", "min", "max", "count"]},
                                                description="Functions computed per window: mean, min, max, sum, count, last.")
     qos: Literal[0, 1, 2] = Field(1, description="QoS of the published summaries.")
 
@@ -317,7 +320,7 @@ class Aggregation(Spec):
              message="output is published to, so it must not contain + or # nor start with $",
              expected="a concrete topic such as plant/summary/temperature", field_path=".output",
              violations=lambda a: ()),
-        Rule(cel=f"self.input.matches('{TOPIC_FILTER_CEL}')", message="input must be an MQTT topic filter with + and # as whole levels, # last",
+        Rule(cel=f"self.input.matches(r'{TOPIC_FILTER_CEL}')", message="input must be an MQTT topic filter with + and # as whole levels, # last",
              expected="a topic filter such as sensors/+/temperature", field_path=".input", violations=lambda a: ()),
     )
 
@@ -333,10 +336,10 @@ class Gateway(Spec):
 class Messaging(Spec):
     """MQTT at the site: a broker, a bridge to the cloud, aggregations."""
 
-    broker: Broker = Field(default_factory=Broker, description="The site broker.")
+    broker: Broker = Field(default_factory=Broker, json_schema_extra=_OBJECT_DEFAULT, description="The site broker.")
     bridge: Bridge | None = Field(None, description="Bridge to the cloud broker; none keeps all messages at the site.")
     aggregations: list[Aggregation] = Field(default_factory=list, max_length=128, description="Summaries computed by the gateway.")
-    gateway: Gateway = Field(default_factory=Gateway, description="The gateway that computes the aggregations.")
+    gateway: Gateway = Field(default_factory=Gateway, json_schema_extra=_OBJECT_DEFAULT, description="The gateway that computes the aggregations.")
 
 
 # ---------------------------------------------------------------------------------------- caches, sync
@@ -393,7 +396,8 @@ class Sync(Spec):
 class Degradation(Spec):
     """Policy knobs; the defaults are safe for a site that gives none."""
 
-    shed_order: list[Priority] = Field(default_factory=lambda: ["best-effort", "standard"], max_length=3, json_schema_extra=_LIST_SET,
+    shed_order: list[Priority] = Field(default_factory=lambda: ["best-effort", "standard"], max_length=3,
+                                       json_schema_extra={**_LIST_SET, "default": ["best-effort", "standard"]},
                                        description="Priorities stopped first when capacity is short; `critical` never stops.")
     model_fallback_after_restarts: int = Field(3, ge=1, le=1000, description="Restarts of an inference pod before its fallback model is used.")
     primary_retry_seconds: int = Field(1800, ge=60, le=604800, description="Seconds on the fallback before the primary is tried again.")
@@ -444,20 +448,20 @@ class EdgeSiteSpec(Spec):
     tier: Literal["near-edge", "mec"] = Field("near-edge", description="`near-edge` (on-prem K3s) or `mec` (5G base-station rack).")
     drivers: list[Driver] = Field(default_factory=list, max_length=5, json_schema_extra=_LIST_SET,
                                   description="Why the site is at the edge: latency, bandwidth, privacy, resilience, cost. Empty means run it in the cloud.")
-    nodes: Nodes = Field(default_factory=Nodes, description="The site's nodes.")
-    uplink: Uplink = Field(default_factory=Uplink, description="The link to the cloud.")
+    nodes: Nodes = Field(default_factory=Nodes, json_schema_extra=_OBJECT_DEFAULT, description="The site's nodes.")
+    uplink: Uplink = Field(default_factory=Uplink, json_schema_extra=_OBJECT_DEFAULT, description="The link to the cloud.")
     inference: list[Inference] = Field(default_factory=list, max_length=32, json_schema_extra=_list_map(), description="AI models served at the site.")
     functions: list[Function] = Field(default_factory=list, max_length=32, json_schema_extra=_list_map(), description="Wasm functions.")
     messaging: Messaging | None = Field(None, description="MQTT broker, bridge and aggregations.")
     caches: list[Cache] = Field(default_factory=list, max_length=16, json_schema_extra=_list_map(), description="Local caches.")
     sync: list[Sync] = Field(default_factory=list, max_length=16, json_schema_extra=_list_map(), description="CRDT sync servers.")
-    degradation: Degradation = Field(default_factory=Degradation, description="Degradation policy.")
+    degradation: Degradation = Field(default_factory=Degradation, json_schema_extra=_OBJECT_DEFAULT, description="Degradation policy.")
 
     RULES = (
         Rule(cel="!has(self.inference) || !self.inference.exists(i, has(i.accelerator) && i.accelerator == 'gpu') || (has(self.nodes) && has(self.nodes.gpu))",
              message="inference with accelerator gpu needs nodes.gpu", expected="nodes.gpu set, or accelerator cpu",
              violations=_gpu_entries),
-        Rule(cel=f"cel.bind(names, {_ALL_NAMES_CEL}, names.all(n, names.filter(m, m == n).size() == 1 && !(n in {_cel_list(RESERVED_NAMES)})))",
+        Rule(cel=f"({_ALL_NAMES_CEL}).all(n, ({_ALL_NAMES_CEL}).filter(m, m == n).size() == 1 && !(n in {_cel_list(RESERVED_NAMES)}))",
              message="component names must be unique across inference, functions, caches and sync, and not mqtt, gateway, workload or mqtt-users",
              expected="a name no other component uses", violations=_component_names),
         Rule(cel="!has(self.caches) || self.caches.filter(c, c.type == 'artifacts').size() <= 1",

@@ -514,3 +514,15 @@ def images_of(site: EdgeSite) -> set[str]:
             for container in pod_spec.get("initContainers", []) + pod_spec.get("containers", []):
                 found.add(container["image"])
     return found
+
+
+PRIORITY_VALUES = {"critical": 100000, "standard": 10000, "best-effort": 1000}
+
+
+def priority_classes() -> list[dict[str, Any]]:
+    """The PriorityClasses that `priority` maps to; installed once per cluster by the operator's chart."""
+    return [{"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+             "metadata": {"name": PRIORITY_CLASSES[p], "labels": {"app.kubernetes.io/part-of": "edgesite"}},
+             "value": PRIORITY_VALUES[p], "globalDefault": False, "preemptionPolicy": "PreemptLowerPriority",
+             "description": f"EdgeSite workloads of priority {p}; see spec.degradation.shedOrder."}
+            for p in ("critical", "standard", "best-effort")]
