@@ -1,0 +1,75 @@
+# edgesite: `make render` (no cluster needed) and `make test` (everything CI runs) work on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CHECKOV_VENV ?= .venv-checkov
+SITE ?= examples/full.yaml
+PYTEST_ARGS ?=
+APT_PACKAGES := mosquitto mosquitto-clients nginx-light openssl
+
+.PHONY: render install system-deps checkov cluster-binaries test unit programs e2e bench cluster-up cluster-down e2e-kind crd golden clean
+
+render: install ## Render an example site to stdout (no cluster needed)
+	$(BIN)/edgesite render $(SITE)
+
+install: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+system-deps: ## Debian packages the tests run for real
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@systemctl disable --now mosquitto nginx >/dev/null 2>&1 || true
+
+checkov: $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==3.3.30'
+	touch $@
+
+cluster-binaries: ## Build (or reuse) kube-apiserver & co from the Go module proxy
+	bash hack/build-cluster.sh
+
+test: system-deps install checkov cluster-binaries ## The whole suite: unit, real programs, end-to-end
+	EDGESITE_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest $(PYTEST_ARGS)
+
+unit: install ## Unit tests only (no cluster, no Debian programs)
+	$(BIN)/pytest -m "not e2e and not programs" $(PYTEST_ARGS)
+
+e2e: install cluster-binaries
+	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+bench: install cluster-binaries ## Benchmarks: print figures
+	$(BIN)/python bench/render.py
+
+cluster-up: install cluster-binaries ## Start the control plane in the background; KUBECONFIG=.cluster/kubeconfig
+	@mkdir -p .cluster
+	nohup $(BIN)/python tests/harness/controlplane.py up --dir .cluster > .cluster/supervisor.log 2>&1 &
+	@for i in $$(seq 1 120); do grep -q "control plane up" .cluster/supervisor.log 2>/dev/null && break; sleep 1; done
+	@cat .cluster/supervisor.log
+
+cluster-down:
+	$(BIN)/python tests/harness/controlplane.py down --dir .cluster
+
+e2e-kind: install ## The end-to-end suite against a kind cluster (needs Docker and kind)
+	kind create cluster --name edge-lab --config kind-config.yaml --kubeconfig .cluster/kind.kubeconfig
+	KUBECONFIG=$(CURDIR)/.cluster/kind.kubeconfig $(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+crd: install ## Regenerate the committed CRD and chart copies from the model
+	$(BIN)/edgesite crd > charts/edgesite-operator/crds/edgesites.edgesite.io.yaml
+	$(BIN)/python -c "from edgesite.render import priority_classes; from edgesite.output import to_yaml; print(to_yaml(priority_classes()), end='')" > charts/edgesite-operator/templates/priorityclasses.yaml
+
+golden: install ## Rewrite the golden files after reviewing a rendering change
+	EDGESITE_UPDATE_GOLDEN=1 $(BIN)/pytest tests/test_golden.py -q
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) .cluster .pytest_cache
