@@ -297,12 +297,12 @@ def bridge_client_id(site: EdgeSite) -> str:
 
 
 def mosquitto_config(site: EdgeSite, *, data_dir: str = "/mosquitto/data", include_dir: str = "/mosquitto/run/conf.d",
-                     password_file: str = "/mosquitto/users/password_file") -> str:
+                     password_file: str = "/mosquitto/users/password_file", port: int = MQTT_PORT) -> str:
     """mosquitto.conf of the site broker (paths overridable so tests can run it outside a pod)."""
     messaging = site.spec.messaging
     assert messaging is not None
     queue = messaging.bridge.offline_queue if messaging.bridge else None
-    return render_text("mosquitto.conf.j2", site=site.name, data_dir=data_dir, include_dir=include_dir,
+    return render_text("mosquitto.conf.j2", site=site.name, data_dir=data_dir, include_dir=include_dir, port=port,
                        password_file=password_file, autosave_changes=messaging.broker.autosave_changes,
                        max_queued_messages=queue.max_messages if queue else 1000,
                        max_queued_bytes=int(parse_quantity(queue.max_bytes)) if queue else 0)
@@ -322,8 +322,9 @@ BRIDGE_SCRIPT = """set -eu
 mkdir -p /mosquitto/run/conf.d
 if [ -f /mosquitto/config/bridge.conf ]; then
   cp /mosquitto/config/bridge.conf /mosquitto/run/conf.d/bridge.conf
-  if [ -n "${BRIDGE_USERNAME:-}" ]; then
-    printf 'remote_username %s\\nremote_password %s\\n' "$BRIDGE_USERNAME" "$BRIDGE_PASSWORD" >> /mosquitto/run/conf.d/bridge.conf
+  if [ -f /mosquitto/bridge-credentials/username ]; then
+    printf 'remote_username %s\\nremote_password %s\\n' "$(cat /mosquitto/bridge-credentials/username)" \\
+      "$(cat /mosquitto/bridge-credentials/password)" >> /mosquitto/run/conf.d/bridge.conf
   fi
 fi
 """
@@ -334,7 +335,7 @@ def gateway_config(site: EdgeSite, *, host: str, port: int = MQTT_PORT) -> dict[
     messaging = site.spec.messaging
     assert messaging is not None
     return {
-        "broker": {"host": host, "port": port},
+        "broker": {"host": host, "port": port, "credentialsDir": "/etc/edgesite-credentials"},
         "bridgeStateTopic": f"$SYS/broker/connection/{bridge_client_id(site)}/state" if messaging.bridge else None,
         "healthPort": IMAGES["gateway"].port,
         "aggregations": [a.model_dump(by_alias=True) for a in messaging.aggregations],
