@@ -99,3 +99,9 @@ def test_defaults_reach_the_schema() -> None:
 def test_committed_crd_is_yaml_of_one_object() -> None:
     documents = list(yaml.safe_load_all(Path(COMMITTED).read_text()))
     assert len(documents) == 1 and documents[0]["kind"] == "CustomResourceDefinition"
+
+
+def test_committed_reference_docs_match_the_model() -> None:
+    from edgesite.reference import reference_markdown
+
+    assert (REPO / "docs" / "reference.md").read_text() == reference_markdown(), "run `make crd` and commit the result"
