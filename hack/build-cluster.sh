@@ -5,6 +5,7 @@
 # Idempotent: the result is cached outside the repository, keyed by every version, and a second run
 # does nothing. Prints the binary directory on its last line.
 set -euo pipefail
+command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
