@@ -128,3 +128,59 @@ def namespace(cluster: Cluster) -> Iterator[str]:
         "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/warn-version": "latest"}}}])
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+# ------------------------------------------------------------------------------------------ operators
+
+
+@dataclass
+class RunningOperator:
+    """An operator under test: its combined output so far, and how to stop it."""
+
+    output: Any
+
+    def text(self) -> str:
+        return str(self.output())
+
+
+@pytest.fixture
+def operator_runner(edgesite_cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run a kopf operator against the test cluster, in this process (KopfRunner) or as a subprocess.
+
+    `with operator_runner(["run", "--standalone", "-A", "path.py"]) as op:` runs in-process;
+    `operator_runner([...], subprocess=True)` runs `python -m kopf ...` in its own process (so it can be killed).
+    """
+    import contextlib
+    import sys
+
+    from kopf.testing import KopfRunner
+
+    import kubernetes.config.kube_config
+
+    monkeypatch.setenv("KUBECONFIG", str(edgesite_cluster.kubeconfig))
+    # The client library read KUBECONFIG when it was imported, before this fixture ran.
+    monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(edgesite_cluster.kubeconfig))
+
+    @contextlib.contextmanager
+    def run(args: list[str], *, subprocess_mode: bool = False, timeout: float = 30) -> Iterator[RunningOperator]:
+        if subprocess_mode:
+            import tempfile
+
+            log = tempfile.NamedTemporaryFile(prefix="operator-", suffix=".log", delete=False)  # noqa: SIM115
+            process = subprocess.Popen([sys.executable, "-m", "kopf", *args], stdout=log, stderr=subprocess.STDOUT,
+                                       env={**os.environ, "KUBECONFIG": str(edgesite_cluster.kubeconfig)})
+            try:
+                yield RunningOperator(lambda: Path(log.name).read_text(errors="replace"))
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                log.close()
+            return
+        with KopfRunner(args, timeout=timeout) as runner:
+            yield RunningOperator(lambda: runner.output)
+        assert runner.exception is None, runner.exception
+
+    return run
