@@ -26,7 +26,7 @@ from edgesite.validation import load_sites
 
 REPO = Path(__file__).resolve().parents[1]
 SITES = int(os.environ.get("BENCH_SITES", "1000"))
-KUSTOMIZE_SITES = int(os.environ.get("BENCH_KUSTOMIZE_SITES", "50"))
+KUSTOMIZE_SITES = int(os.environ.get("BENCH_KUSTOMIZE_SITES", "100"))
 
 
 def site_texts(count: int) -> list[str]:

@@ -8,6 +8,7 @@ broken template fails a test rather than a cluster.
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,8 +66,9 @@ def render_object(template: str, o: Any) -> dict[str, Any]:
     """One resource template rendered and parsed back into a dict."""
     text = render_text(template, o=o)
     try:
-        obj = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as error:  # a template bug, never user input
+        # Flow-style templates are JSON, which is YAML that json parses several times faster.
+        obj = json.loads(text) if text.startswith("{") else yaml.load(text, Loader=_Loader)
+    except (yaml.YAMLError, ValueError) as error:  # a template bug, never user input
         raise RuntimeError(f"template {template} produced invalid YAML: {error}\n{text}") from error
     return obj
 
