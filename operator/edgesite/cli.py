@@ -125,5 +125,25 @@ def images_command(files: tuple[str, ...]) -> None:
         click.echo(image)
 
 
+@main.command("operator")
+@click.option("-n", "--namespace", "namespaces", multiple=True, help="Watch only these namespaces (repeatable); default: all.")
+@click.option("--standalone/--peering", default=False, show_default=True,
+              help="Standalone: act alone. Peering (default): replicas coordinate through kopf peering, so two never both act.")
+@click.option("--priority", type=int, default=0, show_default=True, help="Peering priority; give each replica its own.")
+@click.option("--log-format", type=click.Choice(["plain", "full", "json"]), default="full", show_default=True)
+@click.option("--verbose", is_flag=True, help="Debug logs.")
+@click.option("--liveness", default="http://0.0.0.0:8080/healthz", show_default=True, help="Liveness endpoint URL; empty to disable.")
+def operator_command(namespaces: tuple[str, ...], standalone: bool, priority: int, log_format: str, verbose: bool, liveness: str) -> None:
+    """Run the operator: reconcile EdgeSites into live sites (metrics on :8081/metrics)."""
+    import kopf
+
+    from . import handlers  # noqa: F401 - registers the handlers
+
+    kopf.configure(verbose=verbose, log_format={"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL,
+                                                "json": kopf.LogFormat.JSON}[log_format])
+    kopf.run(standalone=standalone, priority=priority, peering_name=None if standalone else "edgesite", namespaces=list(namespaces),
+             clusterwide=not namespaces, liveness_endpoint=liveness or None)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

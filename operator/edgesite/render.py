@@ -241,7 +241,7 @@ def inference_objects(site: EdgeSite, entry: Inference, plan: Plan, artifacts_cl
     variant = ("fallback" if fallback else "primary") + ("-gpu" if gpu else "-cpu")
     program = {"llamacpp": "llama-cpp", "onnxruntime": "onnxruntime", "tflite": "tflite"}[entry.runtime]
     o = obj(site, name, "inference", program,
-            replicas=0 if stopped else entry.replicas, gpu=gpu, variant=variant, model_uri=model.uri,
+            replicas=0 if stopped else entry.replicas, gpu=gpu, variant=variant, model_uri=model.uri, accelerator=entry.accelerator,
             pod=pod(site, user=image.user, priority=entry.priority,
                     runtime_class=site.spec.nodes.gpu.runtime_class_name if gpu and site.spec.nodes.gpu else None, gpu=gpu),
             fetch_image=IMAGES["fetch"].ref, fetch_script=fetch_script(path, model.uri, model.sha256),

@@ -1,0 +1,193 @@
+"""The kopf handlers: one level-based reconcile, triggered by the site, by its children, and by a resync.
+
+Only this module, `kube` and the CLI do I/O. Handlers return nothing (kopf would write a returned value
+into the status on every call), sleep never (TemporaryError carries the delay), and write only when
+something differs.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import threading
+from typing import Any
+
+import kopf
+from kubernetes.client.exceptions import ApiException
+
+from . import metrics
+from .kube import Kube
+from .plan import Plan
+from .reconcile import changes, owned, selector
+from .render import MANAGED_BY, SITE_LABEL, render
+from .status import (component_status, invalid_spec_conditions, merge_conditions, ready_summary, site_conditions,
+                     without_times)
+from .validation import Document, check_document
+
+GROUP, VERSION, PLURAL = "edgesite.io", "v1alpha1", "edgesites"
+RESYNC_SECONDS = float(os.environ.get("EDGESITE_RESYNC_SECONDS", "60"))
+CHILD_LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY}
+
+_kube: Kube | None = None
+_locks: dict[tuple[str, str], threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def kube() -> Kube:
+    global _kube
+    if _kube is None:
+        _kube = Kube.from_environment()
+    return _kube
+
+
+def lock_for(namespace: str, name: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault((namespace, name), threading.Lock())
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------------------- settings
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.finalizer = "edgesite.io/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="edgesite.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="edgesite.io",
+                                                                             key="last-handled-configuration")
+    settings.posting.reporting_component = "edgesite-operator"
+    settings.watching.server_timeout = 300
+    settings.execution.max_workers = 8
+    metrics.serve()
+
+
+# --------------------------------------------------------------------------------------- reconcile
+
+
+def reconcile(body: Any, *, reason: str) -> None:
+    """Make the site's children match its spec, and say truthfully what is running."""
+    meta = body["metadata"]
+    namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    with lock_for(namespace, name), metrics.reconciling(namespace, name) as record:
+        document = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "EdgeSite",
+                    "metadata": {"name": name, "namespace": namespace}, "spec": dict(body.get("spec") or {})}
+        site, problems = check_document(Document(f"{namespace}/{name}", 0, document, json.dumps(document, indent=1)))
+        previous = dict(body.get("status") or {})
+        generation = int(meta.get("generation", 1))
+        if site is None:
+            first = problems[0]
+            message = f"{first.path}: {first.message}" + (f" (got {first.got})" if first.got is not None else "")
+            status = {"observedGeneration": generation,
+                      "conditions": merge_conditions(previous.get("conditions", []), invalid_spec_conditions(message),
+                                                     generation=generation, now=now())}
+            write_status(namespace, name, previous, status)
+            record("invalid")
+            if previous.get("observedGeneration") != generation or not _has_reason(previous, "InvalidSpec"):
+                kopf.warn(body, reason="InvalidSpec", message=message)
+            raise kopf.PermanentError(f"invalid spec: {message}")
+        plan = Plan.for_mode(site)
+        desired = [owned(manifest, name=name, uid=uid) for manifest in render(site, plan)]
+        try:
+            live = kube().children(namespace, selector(name))
+            todo = changes(desired, live, owner_uid=uid)
+            for manifest in todo.apply:
+                kube().apply(manifest)
+            for manifest in todo.prune:
+                kube().delete(manifest)
+        except ApiException as error:
+            record("error")
+            raise kopf.TemporaryError(f"API server refused a change ({error.status} {error.reason})", delay=10) from error
+        if todo.created or todo.updated:
+            names = ", ".join(f"{m['kind']}/{m['metadata']['name']}" for m in todo.apply[:6])
+            more = f" and {len(todo.apply) - 6} more" if len(todo.apply) > 6 else ""
+            event = "ChildrenCreated" if todo.created and not todo.updated else "ChildrenUpdated"
+            if reason in ("resync", "child") and todo.updated:
+                event = "DriftCorrected"
+            kopf.info(body, reason=event, message=f"Applied {names}{more}.")
+        if todo.prune:
+            kopf.info(body, reason="ChildrenPruned",
+                      message="Pruned " + ", ".join(f"{m['kind']}/{m['metadata']['name']}" for m in todo.prune) + ".")
+        timestamp = now()
+        components = component_status(desired, live, now=timestamp, previous=previous.get("components", []))
+        conditions = merge_conditions(previous.get("conditions", []), site_conditions(components, mode=plan.mode),
+                                      generation=generation, now=timestamp)
+        status = {"mode": plan.mode, "observedGeneration": generation, "ready": ready_summary(components),
+                  "conditions": conditions, "components": components}
+        if write_status(namespace, name, previous, status):
+            announce_transitions(body, previous, conditions)
+        metrics.site_mode(namespace, name, plan.mode)
+        record("changed" if todo.apply or todo.prune else "unchanged")
+
+
+def _has_reason(status: dict[str, Any], reason: str) -> bool:
+    return any(c.get("reason") == reason for c in status.get("conditions", []))
+
+
+def write_status(namespace: str, name: str, previous: dict[str, Any], status: dict[str, Any]) -> bool:
+    """Patch the status only when it differs from what is stored."""
+    current = {key: previous.get(key) for key in status}
+    if without_times(current) == without_times(status):
+        return False
+    kube().patch_status(namespace, name, status)
+    return True
+
+
+def announce_transitions(body: Any, previous: dict[str, Any], conditions: list[dict[str, Any]]) -> None:
+    before = {c["type"]: c.get("status") for c in previous.get("conditions", [])}
+    for condition in conditions:
+        if condition["type"] == "Ready" and before.get("Ready") != condition["status"]:
+            event = "SiteReady" if condition["status"] == "True" else "SiteNotReady"
+            kopf.info(body, reason=event, message=condition["message"])
+
+
+# ---------------------------------------------------------------------------------------- triggers
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def sites_by_name(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
+    return {(namespace, name): body}
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL)
+@kopf.on.create(GROUP, VERSION, PLURAL)
+@kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
+def on_site(body: kopf.Body, **_: Any) -> None:
+    reconcile(body, reason="spec")
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS, sharp=False)
+def resync(body: kopf.Body, **_: Any) -> None:
+    reconcile(body, reason="resync")
+
+
+def _on_child(labels: dict[str, str], namespace: str, sites_by_name: kopf.Index, event_type: str | None) -> None:
+    site = labels.get(SITE_LABEL)
+    if not site or (namespace, site) not in sites_by_name:
+        return
+    for body in sites_by_name[(namespace, site)]:
+        if body.get("metadata", {}).get("deletionTimestamp"):
+            return
+        try:
+            reconcile(kube().site(namespace, site), reason="child")
+        except (kopf.PermanentError, kopf.TemporaryError, ApiException):
+            return  # the site's own handlers report and retry
+
+
+def _child_handler(labels: dict[str, str], namespace: str, sites_by_name: kopf.Index, type: str | None, **_: Any) -> None:
+    _on_child(labels, namespace, sites_by_name, type)
+
+
+# Drift and readiness: a change to any child reconciles its site at once.
+for _resource in (("apps/v1", "deployments"), ("apps/v1", "statefulsets"), ("v1", "services"), ("v1", "configmaps"),
+                  ("networking.k8s.io/v1", "networkpolicies")):
+    kopf.on.event(*_resource, labels=CHILD_LABELS, id=f"child-{_resource[1]}")(_child_handler)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
+def on_delete(namespace: str, name: str, **_: Any) -> None:
+    """Children go with the site through their owner references; only the metrics forget it."""
+    metrics.forget(namespace, name)

@@ -1,0 +1,202 @@
+"""The operator as it ships (`python -m edgesite operator`), against the real API server."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edgesite.crd import custom_resource_definition
+from edgesite.render import render
+from edgesite.validation import load_sites
+
+from tests.conftest import Cluster
+from tests.e2e.test_smoke import site_document, wait_for
+
+WORKLOADS = ("deployments", "statefulsets")
+CHILDREN = "serviceaccounts,configmaps,persistentvolumeclaims,services,deployments,statefulsets,poddisruptionbudgets,networkpolicies"
+
+
+class Operator:
+    """The operator in its own process, so a test can kill it."""
+
+    def __init__(self, cluster: Cluster, namespaces: list[str]):
+        self.cluster, self.namespaces = cluster, namespaces
+        self.log = Path(tempfile.mkstemp(prefix="operator-", suffix=".log")[1])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = [sys.executable, "-m", "edgesite", "operator", "--standalone", "--liveness", "", "--verbose"]
+        for namespace in self.namespaces:
+            args += ["-n", namespace]
+        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), "EDGESITE_METRICS_PORT": "0", "EDGESITE_RESYNC_SECONDS": "5"}
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def kill(self) -> None:
+        assert self.process
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def operator(edgesite_cluster: Cluster, namespace: str) -> Iterator[Operator]:
+    running = Operator(edgesite_cluster, [namespace])
+    running.start()
+    yield running
+    running.stop()
+    if running.process and running.process.returncode not in (0, -15, -9, None):
+        print(running.output()[-5000:])
+
+
+def condition(cluster: Cluster, namespace: str, name: str, kind: str) -> dict[str, Any]:
+    site = cluster.get("esite", "-n", namespace, name)
+    return next((c for c in site.get("status", {}).get("conditions", []) if c["type"] == kind), {})
+
+
+def children(cluster: Cluster, namespace: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """The site's children (claims made from StatefulSet templates belong to the StatefulSet's pods, not the site)."""
+    items = cluster.get(CHILDREN, "-n", namespace, "-l", "app.kubernetes.io/managed-by=edgesite")["items"]
+    return {(item["kind"], item["metadata"]["name"]): item for item in items if item["metadata"].get("ownerReferences")}
+
+
+def expected_children(document: dict[str, Any]) -> set[tuple[str, str]]:
+    site = load_sites([("site", json.dumps(document))])[0]
+    return {(m["kind"], m["metadata"]["name"]) for m in render(site)}
+
+
+def ready(cluster: Cluster, namespace: str, name: str, timeout: float = 90) -> None:
+    wait_for(lambda: condition(cluster, namespace, name, "Ready").get("status") == "True", timeout=timeout,
+             what=f"{name} Ready=True")
+
+
+def test_create_update_drift_delete(edgesite_cluster: Cluster, namespace: str, operator: Operator) -> None:
+    cluster = edgesite_cluster
+    document = site_document("full", namespace)
+    cluster.apply([document])
+    ready(cluster, namespace, "plant-hamburg")
+    site = cluster.get("esite", "-n", namespace, "plant-hamburg")
+    assert set(children(cluster, namespace)) == expected_children(document)
+    status = site["status"]
+    assert status["mode"] == "Online" and status["observedGeneration"] == site["metadata"]["generation"]
+    assert status["ready"] == "8/8"
+    assert {c["type"]: c["status"] for c in status["conditions"]} == {"Ready": "True", "Degraded": "False", "UplinkAvailable": "Unknown"}
+    assert all(c["state"] == "running" and c["ready"] == c["desired"] for c in status["components"])
+    uid = site["metadata"]["uid"]
+    assert all(o["metadata"]["ownerReferences"][0]["uid"] == uid for o in children(cluster, namespace).values())
+    columns = cluster.kubectl("get", "esite", "-n", namespace).stdout
+    assert "Online" in columns and "8/8" in columns
+    events = cluster.get("events", "-n", namespace, "--field-selector", "involvedObject.name=plant-hamburg")["items"]
+    assert {"ChildrenCreated", "SiteReady"} <= {e["reason"] for e in events}
+
+    # Update: a new inference entry, the http cache removed.
+    updated = copy.deepcopy(document)
+    updated["spec"]["inference"].append({"name": "counter", "runtime": "tflite",
+                                         "model": {"uri": "https://models.example.com/counter.tflite", "sizeMiB": 4, "quantization": "int8"}})
+    updated["spec"]["caches"] = [c for c in updated["spec"]["caches"] if c["name"] != "api"]
+    cluster.apply([updated])
+    wait_for(lambda: set(children(cluster, namespace)) == expected_children(updated), timeout=60, what="children added and pruned")
+    ready(cluster, namespace, "plant-hamburg")
+
+    # Drift: an owned field is put back; a field someone else owns is left alone.
+    cluster.kubectl("scale", "deployment", "plant-hamburg-assistant", "-n", namespace, "--replicas=3")
+    cluster.kubectl("annotate", "deployment", "plant-hamburg-assistant", "-n", namespace, "example.com/owner=team-a")
+    wait_for(lambda: cluster.get("deployment", "-n", namespace, "plant-hamburg-assistant")["spec"]["replicas"] == 1,
+             timeout=30, what="replicas put back to 1")
+    time.sleep(6)
+    annotations = cluster.get("deployment", "-n", namespace, "plant-hamburg-assistant")["metadata"]["annotations"]
+    assert annotations.get("example.com/owner") == "team-a"
+
+    # Delete: the children go with the site, through the garbage collector.
+    cluster.kubectl("delete", "esite", "-n", namespace, "plant-hamburg", "--timeout=60s")
+    wait_for(lambda: not children(cluster, namespace), timeout=90, what="children garbage-collected")
+
+
+def test_conflicting_manual_edit_is_taken_back(edgesite_cluster: Cluster, namespace: str, operator: Operator) -> None:
+    cluster = edgesite_cluster
+    cluster.apply([site_document("minimal", namespace)])
+    ready(cluster, namespace, "store-0421")
+    edit = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "store-0421-shelf-vision", "namespace": namespace},
+            "spec": {"replicas": 4}}
+    cluster.kubectl("apply", "--server-side", "--field-manager=someone", "--force-conflicts", "-f", "-", input=json.dumps(edit))
+    wait_for(lambda: cluster.get("deployment", "-n", namespace, "store-0421-shelf-vision")["spec"]["replicas"] == 1,
+             timeout=30, what="the operator's replicas back")
+
+
+def test_invalid_spec_that_reached_the_server(edgesite_cluster: Cluster, namespace: str, operator: Operator) -> None:
+    """With CRD validation off (a stale CRD), the operator refuses the spec and touches no child."""
+    cluster = edgesite_cluster
+    crd = custom_resource_definition()
+    lax = copy.deepcopy(crd)
+    lax["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    cluster.apply([lax], "--force-conflicts")
+    try:
+        document = site_document("minimal", namespace)
+        document["spec"]["inference"][0]["model"]["sizeMiB"] = -5
+        time.sleep(2)
+        cluster.apply([document])
+        wait_for(lambda: condition(cluster, namespace, "store-0421", "Ready").get("reason") == "InvalidSpec", timeout=60,
+                 what="Ready=False InvalidSpec")
+        message = condition(cluster, namespace, "store-0421", "Ready")["message"]
+        assert "spec.inference[0].model.sizeMiB" in message and "greater than 0" in message
+        assert children(cluster, namespace) == {}
+    finally:
+        cluster.apply([crd], "--force-conflicts")
+
+
+def test_killed_mid_reconcile_converges_without_duplicates_or_orphans(edgesite_cluster: Cluster, namespace: str,
+                                                                      operator: Operator) -> None:
+    cluster = edgesite_cluster
+    document = site_document("full", namespace)
+    cluster.apply([document])
+    wait_for(lambda: len(children(cluster, namespace)) > 0, timeout=30, interval=0.05, what="the first child")
+    operator.kill()
+    operator.start()
+    ready(cluster, namespace, "plant-hamburg")
+    found = children(cluster, namespace)
+    assert set(found) == expected_children(document)
+    uid = cluster.get("esite", "-n", namespace, "plant-hamburg")["metadata"]["uid"]
+    assert all(o["metadata"]["ownerReferences"] == [{"apiVersion": "edgesite.io/v1alpha1", "kind": "EdgeSite",
+                                                     "name": "plant-hamburg", "uid": uid, "controller": True,
+                                                     "blockOwnerDeletion": True}] for o in found.values())
+    replica_sets = cluster.get("replicasets", "-n", namespace)["items"]
+    assert len(replica_sets) == len([k for k in found if k[0] == "Deployment"]), "one ReplicaSet per Deployment: no rollout churn"
+
+
+def test_two_sites_in_two_namespaces(edgesite_cluster: Cluster, namespace: str) -> None:
+    cluster = edgesite_cluster
+    other = f"{namespace}-b"
+    cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other, "labels": {
+        "pod-security.kubernetes.io/enforce": "restricted"}}}])
+    running = Operator(cluster, [namespace, other])
+    running.start()
+    try:
+        cluster.apply([site_document("minimal", namespace), site_document("full", other)])
+        ready(cluster, namespace, "store-0421")
+        ready(cluster, other, "plant-hamburg")
+        assert all(k[1].startswith("store-0421-") for k in children(cluster, namespace))
+        assert all(k[1].startswith("plant-hamburg-") for k in children(cluster, other))
+    finally:
+        running.stop()
+        cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
