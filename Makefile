@@ -64,10 +64,9 @@ e2e-kind: install ## The end-to-end suite against a kind cluster (needs Docker a
 	kind create cluster --name edge-lab --config kind-config.yaml --kubeconfig .cluster/kind.kubeconfig
 	KUBECONFIG=$(CURDIR)/.cluster/kind.kubeconfig $(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
-crd: install ## Regenerate the committed CRD, chart copies and reference docs from the model
-	$(BIN)/edgesite crd > charts/edgesite-operator/crds/edgesites.edgesite.io.yaml
+crd: install ## Regenerate the committed CRD, chart files and reference docs from the model
+	$(BIN)/python -c "from edgesite.chart import CHART, generated_files; [open(f'{CHART}/{p}', 'w').write(t) for p, t in generated_files().items()]"
 	$(BIN)/python -c "from edgesite.reference import reference_markdown; print(reference_markdown(), end='')" > docs/reference.md
-	$(BIN)/python -c "from edgesite.render import priority_classes; from edgesite.output import to_yaml; print(to_yaml(priority_classes()), end='')" > charts/edgesite-operator/templates/priorityclasses.yaml
 
 golden: install ## Rewrite the golden files after reviewing a rendering change
 	EDGESITE_UPDATE_GOLDEN=1 $(BIN)/pytest tests/test_golden.py -q

@@ -11,7 +11,6 @@ import yaml
 
 from edgesite.crd import custom_resource_definition
 from edgesite.output import to_yaml
-from edgesite.render import priority_classes
 
 from tests.conftest import REPO
 
@@ -36,9 +35,12 @@ def test_committed_crd_matches_the_model() -> None:
     assert COMMITTED.read_text() == to_yaml([custom_resource_definition()]), "run `make crd` and commit the result"
 
 
-def test_committed_priority_classes_match() -> None:
-    committed = REPO / "charts" / "edgesite-operator" / "templates" / "priorityclasses.yaml"
-    assert committed.read_text() == to_yaml(priority_classes())
+def test_chart_files_generated_from_the_code_do_not_drift() -> None:
+    from edgesite.chart import CHART, generated_files
+
+    for path, text in generated_files().items():
+        assert (REPO / CHART / path).read_text() == text, f"{path} drifted: run `make crd` and commit the result"
+    assert "edgesite-best-effort" in generated_files()["templates/priorityclasses.yaml"]
 
 
 def test_schema_is_structural() -> None:
