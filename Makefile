@@ -8,7 +8,8 @@ SITE ?= examples/full.yaml
 PYTEST_ARGS ?=
 APT_PACKAGES := mosquitto mosquitto-clients nginx-light openssl
 
-.PHONY: render install system-deps checkov cluster-binaries test unit programs e2e bench cluster-up cluster-down e2e-kind crd golden clean
+
+.PHONY: bundle render install system-deps checkov cluster-binaries test unit programs e2e bench cluster-up cluster-down e2e-kind crd golden clean
 
 render: install ## Render an example site to stdout (no cluster needed)
 	$(BIN)/edgesite render $(SITE)
@@ -67,6 +68,11 @@ e2e-kind: install ## The end-to-end suite against a kind cluster (needs Docker a
 crd: install ## Regenerate the committed CRD, chart files and reference docs from the model
 	$(BIN)/python -c "from edgesite.chart import CHART, generated_files; [open(f'{CHART}/{p}', 'w').write(t) for p, t in generated_files().items()]"
 	$(BIN)/python -c "from edgesite.reference import reference_markdown; print(reference_markdown(), end='')" > docs/reference.md
+
+bundle: cluster-binaries ## Rewrite deploy/edgesite-operator.yaml, the chart rendered for `kubectl apply -f`
+	@mkdir -p deploy
+	$$(bash hack/build-cluster.sh)/helm template edgesite charts/edgesite-operator --namespace edgesite-system \
+	  --kube-version 1.36.0 --include-crds > deploy/edgesite-operator.yaml
 
 golden: install ## Rewrite the golden files after reviewing a rendering change
 	EDGESITE_UPDATE_GOLDEN=1 $(BIN)/pytest tests/test_golden.py -q

@@ -30,8 +30,9 @@ CHILDREN = "serviceaccounts,configmaps,persistentvolumeclaims,services,deploymen
 class Operator:
     """The operator in its own process, so a test can kill it."""
 
-    def __init__(self, cluster: Cluster, namespaces: list[str]):
+    def __init__(self, cluster: Cluster, namespaces: list[str], kubeconfig: Path | None = None):
         self.cluster, self.namespaces = cluster, namespaces
+        self.kubeconfig = kubeconfig or cluster.kubeconfig
         self.log = Path(tempfile.mkstemp(prefix="operator-", suffix=".log")[1])
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -39,7 +40,7 @@ class Operator:
         args = [sys.executable, "-m", "edgesite", "operator", "--standalone", "--liveness", "", "--verbose"]
         for namespace in self.namespaces:
             args += ["-n", namespace]
-        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), "EDGESITE_METRICS_PORT": "0", "EDGESITE_RESYNC_SECONDS": "5"}
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "EDGESITE_METRICS_PORT": "0", "EDGESITE_RESYNC_SECONDS": "5"}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
 
