@@ -31,7 +31,9 @@ def owned(manifest: dict[str, Any], *, name: str, uid: str) -> dict[str, Any]:
 def covers(desired: Any, live: Any) -> bool:
     """True when every value in `desired` is present and equal in `live` (extra live fields are ignored)."""
     if isinstance(desired, dict):
-        return isinstance(live, dict) and all(key in live and covers(value, live[key]) for key, value in desired.items())
+        # The server omits empty lists and maps (`ingress: []` of a deny-all policy is stored as no field).
+        return isinstance(live, dict) and all(covers(value, live[key]) if key in live else value in ([], {})
+                                              for key, value in desired.items())
     if isinstance(desired, list):
         return isinstance(live, list) and len(desired) == len(live) and all(covers(d, l) for d, l in zip(desired, live))
     return bool(desired == live)

@@ -201,3 +201,38 @@ def test_two_sites_in_two_namespaces(edgesite_cluster: Cluster, namespace: str) 
     finally:
         running.stop()
         cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
+
+
+WRITE_VERBS = ("POST", "PUT", "PATCH", "APPLY", "DELETE")
+SITE_RESOURCES = ("edgesites", "serviceaccounts", "configmaps", "persistentvolumeclaims", "services", "deployments",
+                  "statefulsets", "poddisruptionbudgets", "networkpolicies", "events")
+
+
+def write_requests(cluster: Cluster, by: dict | None = None) -> int:
+    """Write requests the API server has served for the resources a site is made of (its own metrics)."""
+    total = 0
+    for line in cluster.kubectl("get", "--raw", "/metrics").stdout.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(part.split("=", 1) for part in line[line.index("{") + 1:line.index("}")].replace('"', "").split(","))
+        if labels.get("verb") in WRITE_VERBS and labels.get("resource") in SITE_RESOURCES:
+            total += int(float(line.rsplit(" ", 1)[1]))
+            if by is not None:
+                key = (labels["verb"], labels["resource"], labels.get("subresource", ""), labels.get("component", ""))
+                by[key] = by.get(key, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def test_idle_resyncs_make_no_writes(edgesite_cluster: Cluster, namespace: str, operator: Operator) -> None:
+    cluster = edgesite_cluster
+    cluster.apply([site_document("full", namespace)])
+    ready(cluster, namespace, "plant-hamburg")
+    time.sleep(8)  # let the last status and events settle
+    first: dict = {}
+    before = write_requests(cluster, first)
+    resyncs_before = operator.output().count("Timer 'resync' succeeded")
+    time.sleep(27)  # five resyncs at EDGESITE_RESYNC_SECONDS=5
+    assert operator.output().count("Timer 'resync' succeeded") - resyncs_before >= 5
+    second: dict = {}
+    after = write_requests(cluster, second)
+    assert after - before == 0, {k: v - first.get(k, 0) for k, v in second.items() if v != first.get(k, 0)}
