@@ -100,7 +100,9 @@ def reconcile(body: Any, *, reason: str) -> None:
                 kube().delete(manifest)
         except ApiException as error:
             record("error")
-            raise kopf.TemporaryError(f"API server refused a change ({error.status} {error.reason})", delay=10) from error
+            detail = _server_message(error)
+            kopf.warn(body, reason="ApplyFailed", message=detail)
+            raise kopf.TemporaryError(f"API server refused a change: {detail}", delay=10) from error
         if todo.created or todo.updated:
             names = ", ".join(f"{m['kind']}/{m['metadata']['name']}" for m in todo.apply[:6])
             more = f" and {len(todo.apply) - 6} more" if len(todo.apply) > 6 else ""
@@ -121,6 +123,13 @@ def reconcile(body: Any, *, reason: str) -> None:
             announce_transitions(body, previous, conditions)
         metrics.site_mode(namespace, name, plan.mode)
         record("changed" if todo.apply or todo.prune else "unchanged")
+
+
+def _server_message(error: ApiException) -> str:
+    try:
+        return str(json.loads(error.body)["message"])
+    except (TypeError, ValueError, KeyError):
+        return f"{error.status} {error.reason}"
 
 
 def _has_reason(status: dict[str, Any], reason: str) -> bool:

@@ -353,6 +353,8 @@ class Cache(Spec):
     upstream: str | None = Field(None, description="Origin: a URL for `http`, a registry host for `registry-mirror`; none for `artifacts`.",
                                  min_length=1, max_length=512)
     size: Quantity = Field("1Gi", description="Size of the cache volume.")
+    node_port: int = Field(30500, ge=30000, le=32767,
+                           description="`registry-mirror`: NodePort the nodes' containerd reaches the mirror on (127.0.0.1:<nodePort>); unique per cluster.")
     ttl_seconds: int = Field(60, ge=0, le=31536000, description="`http`: how long an answer is fresh.")
     stale_if_error_seconds: int = Field(86400, ge=0, le=31536000,
                                         description="`http`: how long a stale answer is served while the upstream fails.")

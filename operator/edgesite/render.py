@@ -39,7 +39,6 @@ KIND_ORDER = ("CustomResourceDefinition", "Namespace", "ServiceAccount", "Secret
 MQTT_PORT = 1883
 MODELS_DIR = "/models"
 NGINX_RESOLVER = "${NGINX_LOCAL_RESOLVERS}"
-REGISTRY_NODE_PORT = 30500
 DEFAULT_CPU = {"onnxruntime": 1.0, "tflite": 0.5, "llamacpp": 2.0}
 MODEL_EXTENSIONS = {"llamacpp": "gguf", "onnxruntime": "onnx", "tflite": "tflite"}
 
@@ -407,7 +406,7 @@ def registry_mirrors(site: EdgeSite) -> dict[str, Any]:
     if mirror is None:
         return {}
     text = render_text("registries.yaml.j2", site=site.name, upstream=mirror.upstream,
-                       endpoint=f"http://127.0.0.1:{REGISTRY_NODE_PORT}")
+                       endpoint=f"http://127.0.0.1:{mirror.node_port}")
     return dict(yaml.load(text, Loader=_Loader)["mirrors"])
 
 
@@ -443,7 +442,7 @@ def cache_objects(site: EdgeSite) -> list[dict[str, Any]]:
                     remote_url=f"https://{cache.upstream}", liveness=image.liveness, readiness=image.readiness,
                     pod=pod(site, user=image.user, priority="critical"), resources=resources(0.1, 128))
             out += [claim(o, name, cache.size), render_object("registry-mirror-deployment.yaml.j2", o),
-                    service(o, [{"name": "registry", "port": image.port, "node_port": REGISTRY_NODE_PORT}], "NodePort"),
+                    service(o, [{"name": "registry", "port": image.port, "node_port": cache.node_port}], "NodePort"),
                     # containerd on every node pulls through the mirror: it is reached from outside the pod network.
                     network_policy(site, f"{name}-allow", o.selector, [{"ports": tcp(image.port), "peers": None}],
                                    [{"ports": tcp(443), "peers": ANYWHERE}])]

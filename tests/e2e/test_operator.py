@@ -30,17 +30,20 @@ CHILDREN = "serviceaccounts,configmaps,persistentvolumeclaims,services,deploymen
 class Operator:
     """The operator in its own process, so a test can kill it."""
 
-    def __init__(self, cluster: Cluster, namespaces: list[str], kubeconfig: Path | None = None):
+    def __init__(self, cluster: Cluster, namespaces: list[str], kubeconfig: Path | None = None, metrics_port: int = 0,
+                 liveness: str = ""):
         self.cluster, self.namespaces = cluster, namespaces
         self.kubeconfig = kubeconfig or cluster.kubeconfig
+        self.metrics_port, self.liveness = metrics_port, liveness
         self.log = Path(tempfile.mkstemp(prefix="operator-", suffix=".log")[1])
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        args = [sys.executable, "-m", "edgesite", "operator", "--standalone", "--liveness", "", "--verbose"]
+        args = [sys.executable, "-m", "edgesite", "operator", "--standalone", "--liveness", self.liveness, "--verbose"]
         for namespace in self.namespaces:
             args += ["-n", namespace]
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "EDGESITE_METRICS_PORT": "0", "EDGESITE_RESYNC_SECONDS": "5"}
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "EDGESITE_METRICS_PORT": str(self.metrics_port),
+               "EDGESITE_METRICS_ADDRESS": "127.0.0.1", "EDGESITE_RESYNC_SECONDS": "5"}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
 
@@ -236,3 +239,31 @@ def test_idle_resyncs_make_no_writes(edgesite_cluster: Cluster, namespace: str, 
     second: dict = {}
     after = write_requests(cluster, second)
     assert after - before == 0, {k: v - first.get(k, 0) for k, v in second.items() if v != first.get(k, 0)}
+
+
+def test_metrics_and_liveness_endpoints(edgesite_cluster: Cluster, namespace: str) -> None:
+    import urllib.request
+
+    from tests.harness.controlplane import free_port
+
+    metrics_port, liveness_port = free_port(), free_port()
+    running = Operator(edgesite_cluster, [namespace], metrics_port=metrics_port, liveness=f"http://127.0.0.1:{liveness_port}/healthz")
+    running.start()
+    try:
+        edgesite_cluster.apply([site_document("minimal", namespace)])
+        ready(edgesite_cluster, namespace, "store-0421")
+
+        def scrape() -> str:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+                    return response.read().decode()
+            except OSError:
+                return ""
+
+        text = wait_for(lambda: (t := scrape()) and 'edgesite_sites{mode="Online"} 1.0' in t and t, timeout=30, what="metrics")
+        assert 'edgesite_reconciles_total{result="changed"}' in text
+        assert "edgesite_reconcile_duration_seconds_count" in text
+        with urllib.request.urlopen(f"http://127.0.0.1:{liveness_port}/healthz", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        running.stop()
