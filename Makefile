@@ -68,7 +68,8 @@ e2e-kind: install ## The end-to-end suite against a kind cluster (needs Docker a
 
 crd: install ## Regenerate the committed CRD, chart files and reference docs from the model
 	$(BIN)/python -c "from edgesite.chart import CHART, generated_files; [open(f'{CHART}/{p}', 'w').write(t) for p, t in generated_files().items()]"
-	$(BIN)/python -c "from edgesite.reference import reference_markdown; print(reference_markdown(), end='')" > docs/reference.md
+	@mkdir -p docs/lint
+	$(BIN)/python -c "from edgesite.chart import generated_docs; [open(p, 'w').write(t) for p, t in generated_docs().items()]"
 
 bundle: cluster-binaries ## Rewrite deploy/edgesite-operator.yaml, the chart rendered for `kubectl apply -f`
 	@mkdir -p deploy

@@ -1,4 +1,4 @@
-"""The chart's generated files: the CRD and the PriorityClasses come from the code, never by hand."""
+"""Files generated from the code, never edited by hand: the chart's CRD and PriorityClasses, the docs."""
 
 from __future__ import annotations
 
@@ -15,3 +15,15 @@ def generated_files() -> dict[str, str]:
         "crds/edgesites.edgesite.io.yaml": to_yaml([custom_resource_definition()]),
         "templates/priorityclasses.yaml": "{{- if .Values.priorityClasses.create }}\n" + to_yaml(priority_classes()) + "{{- end }}\n",
     }
+
+
+def generated_docs() -> dict[str, str]:
+    """Repository-relative path -> content of the generated documentation."""
+    from .lint import formats, rules  # noqa: F401 - importing the rules registers them
+    from .lint.core import RULES
+    from .reference import reference_markdown
+
+    pages = {f"docs/lint/{r.id}.md": formats.rule_page(r.id) for r in RULES}
+    index = "# Lint rules\n\n| rule | name | severity | summary |\n|---|---|---|---|\n" + "".join(
+        f"| [{r.id}]({r.id}.md) | {r.name} | {r.severity} | {r.summary} |\n" for r in RULES)
+    return {"docs/reference.md": reference_markdown(), "docs/lint/README.md": index, **pages}

@@ -125,6 +125,25 @@ def images_command(files: tuple[str, ...]) -> None:
         click.echo(image)
 
 
+@main.command("lint")
+@FILES
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@reports_errors
+def lint_command(files: tuple[str, ...], fmt: str, strict: bool) -> None:
+    """Check sites against edge anti-patterns, model fit, latency and bandwidth budgets."""
+    from .lint import lint
+    from .lint import formats
+    from .validation import line_of_path, load_site_documents
+
+    found = [(document.source, line_of_path(document, f.path), site.name, f)
+             for site, document in load_site_documents(read_inputs(files)) for f in lint(site)]
+    click.echo({"text": formats.text, "json": formats.as_json, "sarif": formats.sarif}[fmt](found), nl=False)
+    failing = ("error", "warning") if strict else ("error",)
+    if any(f.severity in failing for *_, f in found):
+        sys.exit(1)
+
+
 @main.command("operator")
 @click.option("-n", "--namespace", "namespaces", multiple=True, help="Watch only these namespaces (repeatable); default: all.")
 @click.option("--standalone/--peering", default=False, show_default=True,

@@ -265,7 +265,18 @@ def check_document(document: Document) -> tuple[EdgeSite | None, list[Problem]]:
 
 def load_sites(inputs: Iterable[tuple[str, str]]) -> list[EdgeSite]:
     """Validate every document of every (source, text); raise InvalidInput listing all problems."""
-    sites: list[EdgeSite] = []
+    return [site for site, _ in load_site_documents(inputs)]
+
+
+def line_of_path(document: Document, path: str) -> int:
+    """The line of a field path such as `spec.inference[1].model` in the document it came from."""
+    nodes = _document_nodes(document.text)
+    return line_of(nodes[document.index] if document.index < len(nodes) else None, _parse_relative(path))
+
+
+def load_site_documents(inputs: Iterable[tuple[str, str]]) -> list[tuple[EdgeSite, Document]]:
+    """Like load_sites, keeping the document each site came from (for line numbers)."""
+    sites: list[tuple[EdgeSite, Document]] = []
     problems: list[Problem] = []
     for source, text in inputs:
         try:
@@ -279,9 +290,9 @@ def load_sites(inputs: Iterable[tuple[str, str]]) -> list[EdgeSite]:
             parsed, found = check_document(document)
             problems.extend(found)
             if parsed is not None:
-                sites.append(parsed)
+                sites.append((parsed, document))
     seen: dict[tuple[str, str], EdgeSite] = {}
-    for site in sites:
+    for site, _ in sites:
         key = (site.namespace, site.name)
         if key in seen:
             problems.append(Problem("-", 1, site.name, "metadata.name",
