@@ -51,6 +51,7 @@ e2e: install cluster-binaries
 
 bench: install cluster-binaries ## Benchmarks: print figures
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/lint.py
 	$(BIN)/python bench/operator.py
 
 cluster-up: install cluster-binaries ## Start the control plane in the background; KUBECONFIG=.cluster/kubeconfig

@@ -18,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from . import metrics
 from .kube import Kube
+from .lint import Finding, lint
 from .plan import Plan
 from .reconcile import changes, owned, selector
 from .render import MANAGED_BY, SITE_LABEL, render
@@ -89,6 +90,9 @@ def reconcile(body: Any, *, reason: str) -> None:
             if previous.get("observedGeneration") != generation or not _has_reason(previous, "InvalidSpec"):
                 kopf.warn(body, reason="InvalidSpec", message=message)
             raise kopf.PermanentError(f"invalid spec: {message}")
+        findings = lint(site)
+        if previous.get("observedGeneration") != generation:
+            announce_findings(body, findings)
         plan = Plan.for_mode(site)
         desired = [owned(manifest, name=name, uid=uid) for manifest in render(site, plan)]
         try:
@@ -118,7 +122,7 @@ def reconcile(body: Any, *, reason: str) -> None:
         conditions = merge_conditions(previous.get("conditions", []), site_conditions(components, mode=plan.mode),
                                       generation=generation, now=timestamp)
         status = {"mode": plan.mode, "observedGeneration": generation, "ready": ready_summary(components),
-                  "conditions": conditions, "components": components}
+                  "conditions": conditions, "components": components, "lintFindings": len(findings)}
         if write_status(namespace, name, previous, status):
             announce_transitions(body, previous, conditions)
         metrics.site_mode(namespace, name, plan.mode)
@@ -143,6 +147,13 @@ def write_status(namespace: str, name: str, previous: dict[str, Any], status: di
         return False
     kube().patch_status(namespace, name, status)
     return True
+
+
+def announce_findings(body: Any, findings: list[Finding]) -> None:
+    """One event per finding of a new spec generation; findings never block a valid spec."""
+    for finding in findings:
+        post = kopf.info if finding.severity == "info" else kopf.warn
+        post(body, reason=f"Lint{finding.rule}", message=f"{finding.path}: {finding.message} (fix: {finding.fix})")
 
 
 def announce_transitions(body: Any, previous: dict[str, Any], conditions: list[dict[str, Any]]) -> None:

@@ -112,7 +112,8 @@ def test_create_update_drift_delete(edgesite_cluster: Cluster, namespace: str, o
     columns = cluster.kubectl("get", "esite", "-n", namespace).stdout
     assert "Online" in columns and "8/8" in columns
     events = cluster.get("events", "-n", namespace, "--field-selector", "involvedObject.name=plant-hamburg")["items"]
-    assert {"ChildrenCreated", "SiteReady"} <= {e["reason"] for e in events}
+    assert {"ChildrenCreated", "SiteReady", "LintES004", "LintES021"} <= {e["reason"] for e in events}
+    assert status["lintFindings"] == 2, "lint runs on every reconcile and never blocks a valid spec"
 
     # Update: a new inference entry, the http cache removed.
     updated = copy.deepcopy(document)
