@@ -77,7 +77,7 @@ def main() -> None:
         kubectl = Kubectl(plane)
         for index in range(12):
             plane.add_node(f"bench-{index}", labels={"edgesite.io/site": "plant-hamburg"}, cpu="64", memory="256Gi",
-                           gpus=4 if index < 2 else 0)
+                           gpus=8)
         kubectl.apply([custom_resource_definition(), *priority_classes()] +
                       [{"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": n}, "handler": n}
                        for n in ("nvidia", "wasmedge", "spin")])

@@ -156,7 +156,9 @@ def operator_command(namespaces: tuple[str, ...], standalone: bool, priority: in
     """Run the operator: reconcile EdgeSites into live sites (metrics on :8081/metrics)."""
     import kopf
 
-    from . import handlers  # noqa: F401 - registers the handlers
+    from . import handlers  # registers the handlers
+
+    handlers.WATCHED_NAMESPACES[:] = list(namespaces)
 
     kopf.configure(verbose=verbose, log_format={"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL,
                                                 "json": kopf.LogFormat.JSON}[log_format])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import os
 import threading
 from typing import Any
@@ -30,6 +31,7 @@ GROUP, VERSION, PLURAL = "edgesite.io", "v1alpha1", "edgesites"
 RESYNC_SECONDS = float(os.environ.get("EDGESITE_RESYNC_SECONDS", "60"))
 CHILD_LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY}
 
+log = logging.getLogger("edgesite.reconcile")
 _kube: Kube | None = None
 _locks: dict[tuple[str, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -69,11 +71,37 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 # --------------------------------------------------------------------------------------- reconcile
 
 
+_dirty: set[tuple[str, str]] = set()
+
+
 def reconcile(body: Any, *, reason: str) -> None:
+    """Reconcile now (spec changes, resyncs), then run any pass that child events asked for meanwhile."""
+    meta = body["metadata"]
+    with lock_for(meta["namespace"], meta["name"]):
+        _dirty.discard((meta["namespace"], meta["name"]))
+        reconcile_locked(body, reason=reason)
+    drain(meta["namespace"], meta["name"])
+
+
+def drain(namespace: str, name: str) -> None:
+    """Child events come in storms (every pod that turns Ready): they coalesce into one pass at a time."""
+    key = (namespace, name)
+    lock = lock_for(namespace, name)
+    while key in _dirty and lock.acquire(blocking=False):
+        try:
+            _dirty.discard(key)
+            reconcile_locked(kube().site(namespace, name), reason="child")
+        except (kopf.PermanentError, kopf.TemporaryError, ApiException):
+            return  # the site's own handlers report and retry
+        finally:
+            lock.release()
+
+
+def reconcile_locked(body: Any, *, reason: str) -> None:
     """Make the site's children match its spec, and say truthfully what is running."""
     meta = body["metadata"]
     namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
-    with lock_for(namespace, name), metrics.reconciling(namespace, name) as record:
+    with metrics.reconciling(namespace, name) as record:
         document = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "EdgeSite",
                     "metadata": {"name": name, "namespace": namespace}, "spec": dict(body.get("spec") or {})}
         site, problems = check_document(Document(f"{namespace}/{name}", 0, document, json.dumps(document, indent=1)))
@@ -127,6 +155,7 @@ def reconcile(body: Any, *, reason: str) -> None:
             announce_transitions(body, previous, conditions)
         metrics.site_mode(namespace, name, plan.mode)
         record("changed" if todo.apply or todo.prune else "unchanged")
+        log.debug("reconciled %s/%s reason=%s applied=%d pruned=%d", namespace, name, reason, len(todo.apply), len(todo.prune))
 
 
 def _server_message(error: ApiException) -> str:
@@ -179,9 +208,41 @@ def on_site(body: kopf.Body, **_: Any) -> None:
     reconcile(body, reason="spec")
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS, sharp=False)
-def resync(body: kopf.Body, **_: Any) -> None:
-    reconcile(body, reason="resync")
+WATCHED_NAMESPACES: list[str] = []  # empty: all; set by the CLI
+_stop_resync = threading.Event()
+
+
+def resync_all() -> None:
+    """Reconcile every site (one LIST per namespace); a failing site does not stop the others."""
+    for namespace in WATCHED_NAMESPACES or [None]:
+        for body in kube().sites(namespace):
+            if body["metadata"].get("deletionTimestamp"):
+                continue
+            try:
+                reconcile(body, reason="resync")
+            except (kopf.PermanentError, kopf.TemporaryError, ApiException):
+                continue  # reported in the site's status and events; the site's own handlers retry
+
+
+def _resync_loop() -> None:
+    while not _stop_resync.wait(RESYNC_SECONDS):
+        try:
+            resync_all()
+        except Exception:  # noqa: BLE001 - the next resync tries again; kopf logs handler errors
+            continue
+
+
+@kopf.on.startup()
+def start_resync(**_: Any) -> None:
+    """One operator-wide resync loop instead of a kopf timer per site: timers would put a finalizer on every
+    EdgeSite, and a finalizer blocks deleting a site (and its namespace) whenever the operator is down."""
+    _stop_resync.clear()
+    threading.Thread(target=_resync_loop, name="edgesite-resync", daemon=True).start()
+
+
+@kopf.on.cleanup()
+def stop_resync(**_: Any) -> None:
+    _stop_resync.set()
 
 
 def _on_child(labels: dict[str, str], namespace: str, sites_by_name: kopf.Index, event_type: str | None) -> None:
@@ -191,10 +252,8 @@ def _on_child(labels: dict[str, str], namespace: str, sites_by_name: kopf.Index,
     for body in sites_by_name[(namespace, site)]:
         if body.get("metadata", {}).get("deletionTimestamp"):
             return
-        try:
-            reconcile(kube().site(namespace, site), reason="child")
-        except (kopf.PermanentError, kopf.TemporaryError, ApiException):
-            return  # the site's own handlers report and retry
+    _dirty.add((namespace, site))
+    drain(namespace, site)
 
 
 def _child_handler(labels: dict[str, str], namespace: str, sites_by_name: kopf.Index, type: str | None, **_: Any) -> None:

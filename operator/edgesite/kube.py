@@ -106,5 +106,10 @@ class Kube:
         path = f"{SITES.collection(namespace)}/{quote(name)}/status"
         self.request("PATCH", path, body={"status": status}, content_type="application/merge-patch+json")
 
+    def sites(self, namespace: str | None) -> list[dict[str, Any]]:
+        """Every EdgeSite in `namespace` (all namespaces for None)."""
+        path = SITES.collection(namespace) if namespace else f"/apis/{SITES.api_version}/{SITES.plural}"
+        return list(self.request("GET", path)["items"])
+
     def site(self, namespace: str, name: str) -> dict[str, Any]:
         return dict(self.request("GET", f"{SITES.collection(namespace)}/{quote(name)}"))
