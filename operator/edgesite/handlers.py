@@ -7,11 +7,13 @@ something differs.
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import json
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 import kopf
@@ -20,11 +22,13 @@ from kubernetes.client.exceptions import ApiException
 from . import metrics
 from .kube import Kube
 from .lint import Finding, lint
-from .plan import Plan
+from .observe import model_health, remembered_fallbacks, site_nodes
+from .policies import Observations, UplinkState, decide
 from .reconcile import changes, owned, selector
 from .render import MANAGED_BY, SITE_LABEL, render
-from .status import (component_status, invalid_spec_conditions, merge_conditions, ready_summary, site_conditions,
-                     without_times)
+from .status import (ConditionState, component_status, invalid_spec_conditions, merge_conditions, ready_summary,
+                     site_conditions, without_times)
+from .uplink import Prober
 from .validation import Document, check_document
 
 GROUP, VERSION, PLURAL = "edgesite.io", "v1alpha1", "edgesites"
@@ -42,6 +46,32 @@ def kube() -> Kube:
     if _kube is None:
         _kube = Kube.from_environment()
     return _kube
+
+
+_prober: Prober | None = None
+
+
+_kopf_context: contextvars.Context | None = None
+
+
+def in_kopf_context(function: Any, *args: Any) -> None:
+    """Run work started by our own threads (resync, uplink probes) in kopf's context, so events can be posted."""
+    if _kopf_context is None:
+        function(*args)
+    else:
+        _kopf_context.copy().run(function, *args)
+
+
+def _uplink_changed(key: tuple[str, str]) -> None:
+    _dirty.add(key)
+    threading.Thread(target=in_kopf_context, args=(drain, *key), daemon=True).start()
+
+
+def prober() -> Prober:
+    global _prober
+    if _prober is None:
+        _prober = Prober(on_change=_uplink_changed)
+    return _prober
 
 
 def lock_for(namespace: str, name: str) -> threading.Lock:
@@ -93,6 +123,9 @@ def drain(namespace: str, name: str) -> None:
             reconcile_locked(kube().site(namespace, name), reason="child")
         except (kopf.PermanentError, kopf.TemporaryError, ApiException):
             return  # the site's own handlers report and retry
+        except Exception:  # noqa: BLE001 - logged; the next event or resync tries again
+            log.exception("reconcile of %s/%s failed", namespace, name)
+            return
         finally:
             lock.release()
 
@@ -121,7 +154,17 @@ def reconcile_locked(body: Any, *, reason: str) -> None:
         findings = lint(site)
         if previous.get("observedGeneration") != generation:
             announce_findings(body, findings)
-        plan = Plan.for_mode(site)
+        prober().configure((namespace, name), site.spec.uplink.probe)
+        uplink = prober().state((namespace, name))
+        try:
+            seen = Observations(now=time.time(), nodes=site_nodes(site, kube().nodes()), uplink=uplink,
+                                models=model_health(site, kube().pods(namespace, f"{SITE_LABEL}={name}")),
+                                fallback_since=remembered_fallbacks(site, previous.get("components") or []))
+        except ApiException as error:
+            record("error")
+            raise kopf.TemporaryError(f"cannot observe the site: {_server_message(error)}", delay=10) from error
+        decision = decide(site, seen)
+        plan = decision.plan
         desired = [owned(manifest, name=name, uid=uid) for manifest in render(site, plan)]
         try:
             live = kube().children(namespace, selector(name))
@@ -146,13 +189,18 @@ def reconcile_locked(body: Any, *, reason: str) -> None:
             kopf.info(body, reason="ChildrenPruned",
                       message="Pruned " + ", ".join(f"{m['kind']}/{m['metadata']['name']}" for m in todo.prune) + ".")
         timestamp = now()
-        components = component_status(desired, live, now=timestamp, previous=previous.get("components", []))
-        conditions = merge_conditions(previous.get("conditions", []), site_conditions(components, mode=plan.mode),
-                                      generation=generation, now=timestamp)
+        by_child = {f"{name}-{r.component}": r.reason for r in decision.reasons if r.component}
+        components = component_status(desired, live, now=timestamp, previous=previous.get("components") or [], reasons=by_child)
+        site_reasons = decision.reasons
+        degraded_message = " ".join(dict.fromkeys(
+            f"{r.component}: {r.message}" if r.component else r.message for r in site_reasons))
+        conditions = merge_conditions(previous.get("conditions") or [], site_conditions(
+            components, mode=plan.mode, degraded_reason=site_reasons[0].reason if site_reasons else None,
+            degraded_message=degraded_message, uplink=uplink_condition(site, uplink)), generation=generation, now=timestamp)
         status = {"mode": plan.mode, "observedGeneration": generation, "ready": ready_summary(components),
                   "conditions": conditions, "components": components, "lintFindings": len(findings)}
         if write_status(namespace, name, previous, status):
-            announce_transitions(body, previous, conditions)
+            announce_transitions(body, previous, conditions, components)
         metrics.site_mode(namespace, name, plan.mode)
         record("changed" if todo.apply or todo.prune else "unchanged")
         log.debug("reconciled %s/%s reason=%s applied=%d pruned=%d", namespace, name, reason, len(todo.apply), len(todo.prune))
@@ -185,12 +233,35 @@ def announce_findings(body: Any, findings: list[Finding]) -> None:
         post(body, reason=f"Lint{finding.rule}", message=f"{finding.path}: {finding.message} (fix: {finding.fix})")
 
 
-def announce_transitions(body: Any, previous: dict[str, Any], conditions: list[dict[str, Any]]) -> None:
-    before = {c["type"]: c.get("status") for c in previous.get("conditions", [])}
+def uplink_condition(site: Any, state: UplinkState) -> ConditionState:
+    if site.spec.uplink.probe is None:
+        return ConditionState("UplinkAvailable", "Unknown", "NoProbe", "No uplink probe is declared (spec.uplink.probe).")
+    if state.online is None:
+        return ConditionState("UplinkAvailable", "Unknown", "Probing", "The uplink probe has not decided yet.")
+    if state.online:
+        return ConditionState("UplinkAvailable", "True", "ProbeSucceeded", f"{site.spec.uplink.probe.url} answers.")
+    return ConditionState("UplinkAvailable", "False", "UplinkLost", f"{site.spec.uplink.probe.url} failed {state.failures} probes in a row.")
+
+
+def announce_transitions(body: Any, previous: dict[str, Any], conditions: list[dict[str, Any]],
+                         components: list[dict[str, Any]]) -> None:
+    """An event on every transition: site readiness, the Degraded reason, each component's state."""
+    before = {c["type"]: c for c in previous.get("conditions") or []}
     for condition in conditions:
-        if condition["type"] == "Ready" and before.get("Ready") != condition["status"]:
-            event = "SiteReady" if condition["status"] == "True" else "SiteNotReady"
-            kopf.info(body, reason=event, message=condition["message"])
+        old = before.get(condition["type"], {})
+        if condition["type"] == "Ready" and old.get("status") != condition["status"]:
+            kopf.info(body, reason="SiteReady" if condition["status"] == "True" else "SiteNotReady", message=condition["message"])
+        if condition["type"] == "Degraded" and (old.get("status"), old.get("reason")) != (condition["status"], condition["reason"]):
+            if condition["status"] == "True":
+                kopf.warn(body, reason=condition["reason"], message=condition["message"])
+            elif old:
+                kopf.info(body, reason="Recovered", message=condition["message"])
+    was = {c["name"]: c.get("state") for c in previous.get("components") or []}
+    for component in components:
+        if component["name"] in was and was[component["name"]] != component["state"] and component["state"] != "pending":
+            post = kopf.info if component["state"] == "running" else kopf.warn
+            reason = "Recovered" if component["state"] == "running" else component["reason"]
+            post(body, reason=reason, message=f"{component['name']} is {component['state']} now ({component['reason']}).")
 
 
 # ---------------------------------------------------------------------------------------- triggers
@@ -201,10 +272,17 @@ def sites_by_name(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[
     return {(namespace, name): body}
 
 
+def remember_kopf_context() -> None:
+    """Keep a copy of the context kopf runs handlers in (it carries the event poster's queue)."""
+    global _kopf_context
+    _kopf_context = contextvars.copy_context()
+
+
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
 def on_site(body: kopf.Body, **_: Any) -> None:
+    remember_kopf_context()
     reconcile(body, reason="spec")
 
 
@@ -227,7 +305,7 @@ def resync_all() -> None:
 def _resync_loop() -> None:
     while not _stop_resync.wait(RESYNC_SECONDS):
         try:
-            resync_all()
+            in_kopf_context(resync_all)
         except Exception:  # noqa: BLE001 - the next resync tries again; kopf logs handler errors
             continue
 
@@ -257,8 +335,12 @@ def _on_child(labels: dict[str, str], namespace: str, sites_by_name: kopf.Index,
 
 
 def _child_handler(labels: dict[str, str], namespace: str, sites_by_name: kopf.Index, type: str | None, **_: Any) -> None:
+    remember_kopf_context()
     _on_child(labels, namespace, sites_by_name, type)
 
+
+# Inference pods: restarts and OOM kills feed the model policy at once.
+kopf.on.event("v1", "pods", labels={**CHILD_LABELS, "app.kubernetes.io/component": "inference"}, id="inference-pods")(_child_handler)
 
 # Drift and readiness: a change to any child reconciles its site at once.
 for _resource in (("apps/v1", "deployments"), ("apps/v1", "statefulsets"), ("v1", "services"), ("v1", "configmaps"),
@@ -270,3 +352,24 @@ for _resource in (("apps/v1", "deployments"), ("apps/v1", "statefulsets"), ("v1"
 def on_delete(namespace: str, name: str, **_: Any) -> None:
     """Children go with the site through their owner references; only the metrics forget it."""
     metrics.forget(namespace, name)
+
+
+_node_snapshot: dict[str, tuple[bool, str, str, str]] = {}
+
+
+@kopf.on.event("v1", "nodes", id="node-changes")
+def on_node(name: str, body: kopf.Body, type: str | None, sites_by_name: kopf.Index, **_: Any) -> None:
+    """A node that turns Ready or NotReady, appears, disappears or changes capacity re-evaluates every site."""
+    status = body.get("status", {})
+    allocatable = status.get("allocatable", {})
+    snapshot = (any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", [])),
+                str(allocatable.get("cpu")), str(allocatable.get("memory")), str(sorted(allocatable.items())))
+    if type == "DELETED":
+        _node_snapshot.pop(name, None)
+    elif _node_snapshot.get(name) == snapshot:
+        return
+    else:
+        _node_snapshot[name] = snapshot
+    for key in list(sites_by_name.keys()):
+        _dirty.add(key)
+        drain(*key)

@@ -106,6 +106,12 @@ class Kube:
         path = f"{SITES.collection(namespace)}/{quote(name)}/status"
         self.request("PATCH", path, body={"status": status}, content_type="application/merge-patch+json")
 
+    def nodes(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/api/v1/nodes")["items"])
+
+    def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        return list(self.request("GET", f"/api/v1/namespaces/{namespace}/pods", query={"labelSelector": selector})["items"])
+
     def sites(self, namespace: str | None) -> list[dict[str, Any]]:
         """Every EdgeSite in `namespace` (all namespaces for None)."""
         path = SITES.collection(namespace) if namespace else f"/apis/{SITES.api_version}/{SITES.plural}"

@@ -21,32 +21,37 @@ class ConditionState:
 
 
 def component_status(desired: list[dict[str, Any]], live: list[dict[str, Any]], *, now: str,
-                     previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Desired and ready replicas of every workload, with a state and the time it entered it."""
+                     previous: list[dict[str, Any]], reasons: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Desired and ready replicas of every workload, what it is doing (running, stopped, cpu, fallback,
+    pending) and why, and since when; `reasons` maps a child's name to the policy reason acting on it."""
+    reasons = reasons or {}
     live_by_name = {(o["kind"], o["metadata"]["name"]): o for o in live}
     before = {c["name"]: c for c in previous}
     out = []
     for manifest in desired:
         if manifest["kind"] not in WORKLOAD_KINDS:
             continue
-        name = f"{manifest['metadata']['labels']['app.kubernetes.io/component']}/{manifest['metadata']['name']}"
+        child = manifest["metadata"]["name"]
+        name = f"{manifest['metadata']['labels']['app.kubernetes.io/component']}/{child}"
         wanted = int(manifest["spec"].get("replicas", 1))
-        observed = live_by_name.get((manifest["kind"], manifest["metadata"]["name"]), {})
+        observed = live_by_name.get((manifest["kind"], child), {})
         ready = int(observed.get("status", {}).get("readyReplicas", 0) or 0)
-        variant = manifest["metadata"].get("annotations", {}).get("edgesite.io/variant", "")
+        annotations = manifest["metadata"].get("annotations", {})
+        variant = annotations.get("edgesite.io/variant", "")
         if wanted == 0:
-            state, reason = "stopped", "ScaledToZero"
+            state, reason = "stopped", reasons.get(child, "ScaledToZero")
+        elif variant.startswith("fallback"):
+            state, reason = "fallback", reasons.get(child, "ModelFallback")
+        elif variant.endswith("-cpu") and annotations.get("edgesite.io/accelerator") == "gpu":
+            state, reason = "cpu", reasons.get(child, "GpuNodeLost")
         elif ready < wanted:
             state, reason = "pending", "NotReady"
-        elif variant.startswith("fallback"):
-            state, reason = "fallback", "FallbackModel"
-        elif variant.endswith("-cpu") and manifest["metadata"].get("annotations", {}).get("edgesite.io/accelerator") == "gpu":
-            state, reason = "cpu", "GpuNodeLost"
         else:
             state, reason = "running", "Ready"
-        since = before.get(name, {}).get("since") if before.get(name, {}).get("state") == state else now
+        old = before.get(name, {})
+        since = old.get("since") if old.get("state") == state and old.get("since") else now
         out.append({"name": name, "desired": wanted, "ready": min(ready, wanted), "state": state, "reason": reason,
-                    "since": since or now})
+                    "since": since})
     return out
 
 
@@ -67,7 +72,7 @@ def merge_conditions(previous: list[dict[str, Any]], current: list[ConditionStat
 def site_conditions(components: list[dict[str, Any]], *, mode: str, degraded_reason: str | None = None,
                     degraded_message: str = "", uplink: ConditionState | None = None) -> list[ConditionState]:
     """Ready, Degraded and UplinkAvailable from the components and the plan's mode."""
-    waiting = [c["name"] for c in components if c["state"] == "pending"]
+    waiting = [c["name"] for c in components if c["ready"] < c["desired"]]
     wanted = [c for c in components if c["desired"] > 0]
     if waiting:
         ready = ConditionState("Ready", "False", "ComponentsNotReady", f"Waiting for {', '.join(sorted(waiting))}.")

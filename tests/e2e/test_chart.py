@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, Cluster
-from tests.e2e.test_operator import Operator, condition, ready
-from tests.e2e.test_smoke import site_document, wait_for
+from tests.e2e.test_operator import Operator, condition, ready, site_document
+from tests.e2e.test_smoke import wait_for
 
 CHART = REPO / "charts" / "edgesite-operator"
 BUNDLE = REPO / "deploy" / "edgesite-operator.yaml"
