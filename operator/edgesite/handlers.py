@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 from typing import Any
 
@@ -37,6 +38,7 @@ CHILD_LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY}
 
 log = logging.getLogger("edgesite.reconcile")
 _kube: Kube | None = None
+_appliers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="edgesite-apply")
 _locks: dict[tuple[str, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -169,8 +171,8 @@ def reconcile_locked(body: Any, *, reason: str) -> None:
         try:
             live = kube().children(namespace, selector(name))
             todo = changes(desired, live, owner_uid=uid)
-            for manifest in todo.apply:
-                kube().apply(manifest)
+            # Children are independent objects: apply them side by side (a pod waits for its ConfigMap anyway).
+            list(_appliers.map(kube().apply, todo.apply))
             for manifest in todo.prune:
                 kube().delete(manifest)
         except ApiException as error:
@@ -336,11 +338,34 @@ def _on_child(labels: dict[str, str], namespace: str, sites_by_name: kopf.Index,
 
 def _child_handler(labels: dict[str, str], namespace: str, sites_by_name: kopf.Index, type: str | None, **_: Any) -> None:
     remember_kopf_context()
+    if type in (None, "ADDED"):
+        return  # the listing at start-up, or a child the operator just created: nothing to correct
+    _on_child(labels, namespace, sites_by_name, type)
+
+
+_pod_health: dict[tuple[str, str], tuple[int, bool]] = {}
+
+
+def _pod_handler(name: str, namespace: str, labels: dict[str, str], body: kopf.Body, sites_by_name: kopf.Index,
+                 type: str | None, **_: Any) -> None:
+    """Only a new restart or OOM kill of the serving container matters to the model policy."""
+    remember_kopf_context()
+    statuses = [c for c in body.get("status", {}).get("containerStatuses", []) if c.get("name") == "server"]
+    health = (sum(int(c.get("restartCount", 0)) for c in statuses),
+              any((c.get(k) or {}).get("terminated", {}).get("reason") == "OOMKilled" for c in statuses for k in ("state", "lastState")))
+    key = (namespace, name)
+    if type == "DELETED":
+        _pod_health.pop(key, None)
+        return
+    if _pod_health.get(key, (0, False)) == health:
+        _pod_health[key] = health
+        return
+    _pod_health[key] = health
     _on_child(labels, namespace, sites_by_name, type)
 
 
 # Inference pods: restarts and OOM kills feed the model policy at once.
-kopf.on.event("v1", "pods", labels={**CHILD_LABELS, "app.kubernetes.io/component": "inference"}, id="inference-pods")(_child_handler)
+kopf.on.event("v1", "pods", labels={**CHILD_LABELS, "app.kubernetes.io/component": "inference"}, id="inference-pods")(_pod_handler)
 
 # Drift and readiness: a change to any child reconciles its site at once.
 for _resource in (("apps/v1", "deployments"), ("apps/v1", "statefulsets"), ("v1", "services"), ("v1", "configmaps"),

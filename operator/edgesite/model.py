@@ -249,7 +249,7 @@ class Broker(Spec):
     users_secret: str | None = Field(None, description="Secret with a Mosquitto `password_file` key (mosquitto_passwd format); default `<site>-mqtt-users`.",
                                      pattern=NAME_PATTERN)
     autosave_changes: int = Field(1, ge=1, le=100000,
-                                  description="Save the message store after this many changes; 1 means a crash (kill -9) loses nothing.")
+                                  description="Save the message store after this many changes; with 1 a crash (kill -9) loses at most the messages of the broker's last loop iteration.")
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
         "ClusterIP", description="How sensors outside the cluster reach the broker: `ClusterIP`, `NodePort` or `LoadBalancer` (K3s ServiceLB).")
     image: str | None = Field(None, description="Image override for the broker.")
