@@ -144,6 +144,19 @@ def lint_command(files: tuple[str, ...], fmt: str, strict: bool) -> None:
         sys.exit(1)
 
 
+@main.command("gateway")
+@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The gateway configuration the renderer writes (ConfigMap <site>-gateway).")
+def gateway_command(config: Path) -> None:
+    """Aggregate sensor readings into windowed summaries (runs in the site's gateway pod)."""
+    import logging
+
+    from . import gateway
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    gateway.main(config)
+
+
 @main.command("operator")
 @click.option("-n", "--namespace", "namespaces", multiple=True, help="Watch only these namespaces (repeatable); default: all.")
 @click.option("--standalone/--peering", default=False, show_default=True,
