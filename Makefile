@@ -53,6 +53,7 @@ bench: install cluster-binaries ## Benchmarks: print figures
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/lint.py
 	$(BIN)/python bench/operator.py
+	$(BIN)/python bench/degradation.py
 
 cluster-up: install cluster-binaries ## Start the control plane in the background; KUBECONFIG=.cluster/kubeconfig
 	@mkdir -p .cluster
