@@ -277,14 +277,20 @@ class ControlPlane:
 
     def _provision_loop(self) -> None:
         """Bind every pending claim to a new PV, as K3s' local-path provisioner would (pods never really run)."""
-        while not self._stop.wait(1.0):
+        import kubernetes
+
+        api = kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(config_file=str(self.kubeconfig_path)))
+        while not self._stop.wait(0.25):
             try:
-                self.provision_pending()
+                self.provision_pending(api)
             except Exception as error:  # noqa: BLE001 - keep serving; the log says why
                 print(f"fake-provisioner: {error}", file=sys.stderr)
 
-    def provision_pending(self) -> None:
-        claims = json.loads(self.kubectl("get", "pvc", "-A", "-o", "json").stdout)["items"]
+    def provision_pending(self, api: Any) -> None:
+        listing = api.api_client.call_api(*api.api_client.param_serialize(
+            "GET", "/api/v1/persistentvolumeclaims", header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]))
+        listing.read()
+        claims = json.loads(listing.data)["items"]
         for pvc in claims:
             if pvc.get("status", {}).get("phase") != "Pending" or pvc["spec"].get("volumeName"):
                 continue
@@ -297,7 +303,10 @@ class ControlPlane:
                            "storageClassName": pvc["spec"].get("storageClassName") or STORAGE_CLASS,
                            "hostPath": {"path": f"/tmp/edgesite-fake-pv/{name}"},
                            "claimRef": {"namespace": meta["namespace"], "name": meta["name"], "uid": meta["uid"]}}}
-            self.kubectl("apply", "-f", "-", input=json.dumps(pv), check=False)
+            created = api.api_client.call_api(*api.api_client.param_serialize(
+                "POST", "/api/v1/persistentvolumes", header_params={"Accept": "application/json", "Content-Type": "application/json"},
+                body=pv, auth_settings=["BearerToken"]))
+            created.read()
 
     # -------------------------------------------------------------------------------------------- nodes
 
