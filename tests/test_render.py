@@ -203,3 +203,12 @@ def test_quantities_are_canonical(full_site: EdgeSite) -> None:
             for section in ("requests", "limits"):
                 for value in container["resources"][section].values():
                     assert canonical_quantity(value) == value
+
+
+def test_broker_node_port_for_sensors_outside_the_cluster(full_site: EdgeSite) -> None:
+    messaging = full_site.spec.messaging
+    assert messaging is not None
+    broker = messaging.broker.model_copy(update={"service_type": "NodePort", "node_port": 31883})
+    site = full_site.model_copy(update={"spec": full_site.spec.model_copy(update={"messaging": messaging.model_copy(update={"broker": broker})})})
+    service = by_name(render(site), "Service", "plant-hamburg-mqtt")
+    assert service["spec"]["type"] == "NodePort" and service["spec"]["ports"][0]["nodePort"] == 31883

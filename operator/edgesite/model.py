@@ -252,6 +252,8 @@ class Broker(Spec):
                                   description="Save the message store after this many changes; with 1 a crash (kill -9) loses at most the messages of the broker's last loop iteration.")
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
         "ClusterIP", description="How sensors outside the cluster reach the broker: `ClusterIP`, `NodePort` or `LoadBalancer` (K3s ServiceLB).")
+    node_port: int | None = Field(None, ge=30000, le=32767,
+                                  description="With serviceType NodePort: the port sensors use on every node (e.g. 31883); default: assigned.")
     image: str | None = Field(None, description="Image override for the broker.")
 
 

@@ -363,7 +363,8 @@ def messaging_objects(site: EdgeSite, plan: Plan) -> list[dict[str, Any]]:
     if messaging.bridge:
         egress.append({"ports": tcp(int(messaging.bridge.address.rsplit(":", 1)[1])), "peers": ANYWHERE})
     out = [config_map(o, name, data), render_object("mosquitto-statefulset.yaml.j2", o),
-           service(o, [{"name": "mqtt", "port": MQTT_PORT}], broker.service_type),
+           service(o, [{"name": "mqtt", "port": MQTT_PORT,
+                        "node_port": broker.node_port if broker.service_type != "ClusterIP" else None}], broker.service_type),
            # Sensors at the site reach the broker from outside the cluster; every client must authenticate.
            network_policy(site, f"{name}-allow", o.selector, [{"ports": tcp(MQTT_PORT), "peers": None}], egress)]
     if messaging.aggregations:

@@ -122,6 +122,15 @@ def publish(site: Broker, count: int) -> None:
     close(publisher)
 
 
+def publish_while_offline(cloud: Broker, edge: Broker, count: int) -> None:
+    """Both brokers up, a persistent subscriber at the cloud, then the uplink down and `count` summaries published."""
+    cloud.start()
+    sink_session(cloud)
+    edge.start()
+    cloud.stop()
+    publish(edge, count)
+
+
 @pytest.fixture
 def brokers(shared_tmp: Path, full_site: EdgeSite):  # type: ignore[no-untyped-def]
     started: list[Broker] = []
@@ -151,11 +160,7 @@ N = 300
 
 def test_summaries_published_offline_all_arrive_in_order(brokers) -> None:  # type: ignore[no-untyped-def]
     cloud, edge = brokers()
-    cloud.start()
-    sink_session(cloud)
-    edge.start()
-    cloud.stop()
-    publish(edge, N)
+    publish_while_offline(cloud, edge, N)
     cloud.start()
     assert drain_sink(cloud, N) == list(range(N))
 
@@ -163,11 +168,7 @@ def test_summaries_published_offline_all_arrive_in_order(brokers) -> None:  # ty
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["restart", "kill-9"])
 def test_queued_summaries_survive_a_site_broker_restart(brokers, sig: int) -> None:  # type: ignore[no-untyped-def]
     cloud, edge = brokers()
-    cloud.start()
-    sink_session(cloud)
-    edge.start()
-    cloud.stop()
-    publish(edge, N)
+    publish_while_offline(cloud, edge, N)
     # Mosquitto acknowledges a message before its loop saves it: a kill in the same few milliseconds loses
     # that message (measured: 299 of 300 arrive when the kill follows the last PUBACK at once).
     time.sleep(0.5)
@@ -179,11 +180,7 @@ def test_queued_summaries_survive_a_site_broker_restart(brokers, sig: int) -> No
 
 def test_with_mosquittos_default_autosave_a_kill_loses_everything(brokers) -> None:  # type: ignore[no-untyped-def]
     cloud, edge = brokers(default_autosave=True)
-    cloud.start()
-    sink_session(cloud)
-    edge.start()
-    cloud.stop()
-    publish(edge, N)
+    publish_while_offline(cloud, edge, N)
     edge.stop(signal.SIGKILL)
     edge.start()
     cloud.start()
@@ -192,11 +189,7 @@ def test_with_mosquittos_default_autosave_a_kill_loses_everything(brokers) -> No
 
 def test_beyond_the_offline_queue_the_overflow_is_dropped_and_counted(brokers) -> None:  # type: ignore[no-untyped-def]
     cloud, edge = brokers(offline_queue=50)
-    cloud.start()
-    sink_session(cloud)
-    edge.start()
-    cloud.stop()
-    publish(edge, 120)
+    publish_while_offline(cloud, edge, 120)
     cloud.start()
     received = drain_sink(cloud, 50, timeout=10)
     assert received == list(range(50)), "the first offlineQueue.maxMessages are kept, in order; the rest are dropped"
