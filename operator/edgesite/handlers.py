@@ -26,15 +26,15 @@ from .lint import Finding, lint
 from .observe import model_health, remembered_fallbacks, site_nodes
 from .policies import Observations, UplinkState, decide
 from .reconcile import changes, owned, selector
-from .render import MANAGED_BY, SITE_LABEL, render
+from .render import SITE_LABEL, render
 from .status import (ConditionState, component_status, invalid_spec_conditions, merge_conditions, ready_summary,
                      site_conditions, without_times)
 from .uplink import Prober
+from .watch import ChildWatches
 from .validation import Document, check_document
 
 GROUP, VERSION, PLURAL = "edgesite.io", "v1alpha1", "edgesites"
 RESYNC_SECONDS = float(os.environ.get("EDGESITE_RESYNC_SECONDS", "60"))
-CHILD_LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY}
 
 log = logging.getLogger("edgesite.reconcile")
 _kube: Kube | None = None
@@ -318,6 +318,7 @@ def start_resync(**_: Any) -> None:
     EdgeSite, and a finalizer blocks deleting a site (and its namespace) whenever the operator is down."""
     _stop_resync.clear()
     threading.Thread(target=_resync_loop, name="edgesite-resync", daemon=True).start()
+    ChildWatches(kube(), on_child_event, WATCHED_NAMESPACES).start()
 
 
 @kopf.on.cleanup()
@@ -325,58 +326,37 @@ def stop_resync(**_: Any) -> None:
     _stop_resync.set()
 
 
-def _on_child(labels: dict[str, str], namespace: str, sites_by_name: kopf.Index, event_type: str | None) -> None:
-    site = labels.get(SITE_LABEL)
-    if not site or (namespace, site) not in sites_by_name:
-        return
-    for body in sites_by_name[(namespace, site)]:
-        if body.get("metadata", {}).get("deletionTimestamp"):
-            return
-    _dirty.add((namespace, site))
-    drain(namespace, site)
-
-
-def _child_handler(labels: dict[str, str], namespace: str, sites_by_name: kopf.Index, type: str | None, **_: Any) -> None:
-    remember_kopf_context()
-    if type in (None, "ADDED"):
-        return  # the listing at start-up, or a child the operator just created: nothing to correct
-    _on_child(labels, namespace, sites_by_name, type)
-
-
 _pod_health: dict[tuple[str, str], tuple[int, bool]] = {}
+_child_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="edgesite-child")
 
 
-def _pod_handler(name: str, namespace: str, labels: dict[str, str], body: kopf.Body, sites_by_name: kopf.Index,
-                 type: str | None, **_: Any) -> None:
+def pod_health_changed(pod: dict[str, Any], event: str) -> bool:
     """Only a new restart or OOM kill of the serving container matters to the model policy."""
-    remember_kopf_context()
-    statuses = [c for c in body.get("status", {}).get("containerStatuses", []) if c.get("name") == "server"]
+    statuses = [c for c in pod.get("status", {}).get("containerStatuses", []) if c.get("name") == "server"]
     health = (sum(int(c.get("restartCount", 0)) for c in statuses),
               any((c.get(k) or {}).get("terminated", {}).get("reason") == "OOMKilled" for c in statuses for k in ("state", "lastState")))
-    key = (namespace, name)
-    if type == "DELETED":
+    key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+    if event == "DELETED":
         _pod_health.pop(key, None)
-        return
-    if _pod_health.get(key, (0, False)) == health:
-        _pod_health[key] = health
-        return
+        return False
+    changed = _pod_health.get(key, (0, False)) != health
     _pod_health[key] = health
-    _on_child(labels, namespace, sites_by_name, type)
+    return changed
 
 
-# Inference pods: restarts and OOM kills feed the model policy at once.
-kopf.on.event("v1", "pods", labels={**CHILD_LABELS, "app.kubernetes.io/component": "inference"}, id="inference-pods")(_pod_handler)
-
-# Drift and readiness: a change to any child reconciles its site at once.
-for _resource in (("apps/v1", "deployments"), ("apps/v1", "statefulsets"), ("v1", "services"), ("v1", "configmaps"),
-                  ("networking.k8s.io/v1", "networkpolicies")):
-    kopf.on.event(*_resource, labels=CHILD_LABELS, id=f"child-{_resource[1]}")(_child_handler)
-
-
-@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
-def on_delete(namespace: str, name: str, **_: Any) -> None:
-    """Children go with the site through their owner references; only the metrics forget it."""
-    metrics.forget(namespace, name)
+def on_child_event(event: str, plural: str, obj: dict[str, Any]) -> None:
+    """A child changed (drift, readiness, a failing model): its site is reconciled, storms coalesce."""
+    if event == "ADDED" and plural != "pods":
+        return  # a child the operator just created: nothing to correct
+    if plural == "pods" and not pod_health_changed(obj, event):
+        return
+    meta = obj.get("metadata", {})
+    site = meta.get("labels", {}).get(SITE_LABEL)
+    if not site:
+        return
+    key = (meta["namespace"], site)
+    _dirty.add(key)
+    _child_pool.submit(in_kopf_context, drain, *key)
 
 
 _node_snapshot: dict[str, tuple[bool, str, str, str]] = {}
@@ -385,6 +365,7 @@ _node_snapshot: dict[str, tuple[bool, str, str, str]] = {}
 @kopf.on.event("v1", "nodes", id="node-changes")
 def on_node(name: str, body: kopf.Body, type: str | None, sites_by_name: kopf.Index, **_: Any) -> None:
     """A node that turns Ready or NotReady, appears, disappears or changes capacity re-evaluates every site."""
+    remember_kopf_context()
     status = body.get("status", {})
     allocatable = status.get("allocatable", {})
     snapshot = (any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", [])),
