@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import http.server
 import json
 import threading
