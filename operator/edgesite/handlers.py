@@ -379,3 +379,10 @@ def on_node(name: str, body: kopf.Body, type: str | None, sites_by_name: kopf.In
     for key in list(sites_by_name.keys()):
         _dirty.add(key)
         drain(*key)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
+def on_delete(namespace: str, name: str, **_: Any) -> None:
+    """Children go with the site through their owner references; the operator forgets its metrics and probe."""
+    metrics.forget(namespace, name)
+    prober().configure((namespace, name), None)

@@ -7,7 +7,8 @@ and, where one is safe, a default. Cross-field rules live in `RULES` (see `rules
 
 from __future__ import annotations
 
-from enum import Enum
+import re
+
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -74,15 +75,6 @@ TopicName = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_
 
 Driver = Literal["latency", "bandwidth", "privacy", "resilience", "cost"]
 Priority = Literal["critical", "standard", "best-effort"]
-PRIORITIES: tuple[str, ...] = ("critical", "standard", "best-effort")
-
-
-class Mode(str, Enum):
-    """The site's operating mode, derived from observations by the degradation policies."""
-
-    online = "Online"
-    degraded = "Degraded"
-    offline = "Offline"
 
 
 # ---------------------------------------------------------------------------------------------- nodes
@@ -382,8 +374,6 @@ class Cache(Spec):
 
 
 def _is_host(text: str) -> bool:
-    import re
-
     return bool(re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]+)?", text))
 
 
