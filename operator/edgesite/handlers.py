@@ -15,6 +15,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import kopf
@@ -35,6 +36,7 @@ from .validation import Document, check_document
 
 GROUP, VERSION, PLURAL = "edgesite.io", "v1alpha1", "edgesites"
 RESYNC_SECONDS = float(os.environ.get("EDGESITE_RESYNC_SECONDS", "60"))
+WORKER_LIMIT = 16  # kopf workers at once; safe because the operator declares no kopf index (it would deadlock)
 
 log = logging.getLogger("edgesite.reconcile")
 _kube: Kube | None = None
@@ -64,15 +66,10 @@ def in_kopf_context(function: Any, *args: Any) -> None:
         _kopf_context.copy().run(function, *args)
 
 
-def _uplink_changed(key: tuple[str, str]) -> None:
-    _dirty.add(key)
-    threading.Thread(target=in_kopf_context, args=(drain, *key), daemon=True).start()
-
-
 def prober() -> Prober:
     global _prober
     if _prober is None:
-        _prober = Prober(on_change=_uplink_changed)
+        _prober = Prober(on_change=request_pass)
     return _prober
 
 
@@ -97,6 +94,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.reporting_component = "edgesite-operator"
     settings.watching.server_timeout = 300
     settings.execution.max_workers = 8
+    # A cold start hands kopf every site at once; unbounded, it would hold a worker (and a connection for
+    # its events) per site while eight threads do the work. Bounded, the rest wait as raw events.
+    settings.queueing.worker_limit = WORKER_LIMIT
+    settings.posting.worker_limit = 4
     metrics.serve()
 
 
@@ -113,6 +114,15 @@ def reconcile(body: Any, *, reason: str) -> None:
         _dirty.discard((meta["namespace"], meta["name"]))
         reconcile_locked(body, reason=reason)
     drain(meta["namespace"], meta["name"])
+
+
+_passes = ThreadPoolExecutor(max_workers=4, thread_name_prefix="edgesite-pass")
+
+
+def request_pass(key: tuple[str, str]) -> None:
+    """Ask for a reconcile of the site `key` (namespace, name) from a child, node or uplink change."""
+    _dirty.add(key)
+    _passes.submit(in_kopf_context, drain, *key)
 
 
 def drain(namespace: str, name: str) -> None:
@@ -269,11 +279,6 @@ def announce_transitions(body: Any, previous: dict[str, Any], conditions: list[d
 # ---------------------------------------------------------------------------------------- triggers
 
 
-@kopf.index(GROUP, VERSION, PLURAL)
-def sites_by_name(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
-    return {(namespace, name): body}
-
-
 def remember_kopf_context() -> None:
     """Keep a copy of the context kopf runs handlers in (it carries the event poster's queue)."""
     global _kopf_context
@@ -292,16 +297,21 @@ WATCHED_NAMESPACES: list[str] = []  # empty: all; set by the CLI
 _stop_resync = threading.Event()
 
 
-def resync_all() -> None:
-    """Reconcile every site (one LIST per namespace); a failing site does not stop the others."""
+def live_sites() -> Iterator[dict[str, Any]]:
+    """Every watched EdgeSite that is not being deleted (one LIST per watched namespace, or one for all)."""
     for namespace in WATCHED_NAMESPACES or [None]:
         for body in kube().sites(namespace):
-            if body["metadata"].get("deletionTimestamp"):
-                continue
-            try:
-                reconcile(body, reason="resync")
-            except (kopf.PermanentError, kopf.TemporaryError, ApiException):
-                continue  # reported in the site's status and events; the site's own handlers retry
+            if not body["metadata"].get("deletionTimestamp"):
+                yield body
+
+
+def resync_all() -> None:
+    """Reconcile every site; a failing site does not stop the others."""
+    for body in live_sites():
+        try:
+            reconcile(body, reason="resync")
+        except (kopf.PermanentError, kopf.TemporaryError, ApiException):
+            continue  # reported in the site's status and events; the site's own handlers retry
 
 
 def _resync_loop() -> None:
@@ -327,7 +337,6 @@ def stop_resync(**_: Any) -> None:
 
 
 _pod_health: dict[tuple[str, str], tuple[int, bool]] = {}
-_child_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="edgesite-child")
 
 
 def pod_health_changed(pod: dict[str, Any], event: str) -> bool:
@@ -354,16 +363,14 @@ def on_child_event(event: str, plural: str, obj: dict[str, Any]) -> None:
     site = meta.get("labels", {}).get(SITE_LABEL)
     if not site:
         return
-    key = (meta["namespace"], site)
-    _dirty.add(key)
-    _child_pool.submit(in_kopf_context, drain, *key)
+    request_pass((meta["namespace"], site))
 
 
 _node_snapshot: dict[str, tuple[bool, str, str, str]] = {}
 
 
 @kopf.on.event("v1", "nodes", id="node-changes")
-def on_node(name: str, body: kopf.Body, type: str | None, sites_by_name: kopf.Index, **_: Any) -> None:
+def on_node(name: str, body: kopf.Body, type: str | None, **_: Any) -> None:
     """A node that turns Ready or NotReady, appears, disappears or changes capacity re-evaluates every site."""
     remember_kopf_context()
     status = body.get("status", {})
@@ -376,9 +383,8 @@ def on_node(name: str, body: kopf.Body, type: str | None, sites_by_name: kopf.In
         return
     else:
         _node_snapshot[name] = snapshot
-    for key in list(sites_by_name.keys()):
-        _dirty.add(key)
-        drain(*key)
+    for site in live_sites():
+        request_pass((site["metadata"]["namespace"], site["metadata"]["name"]))
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)

@@ -15,6 +15,9 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 FIELD_MANAGER = "edgesite"
+# Kept connections: the operator's threads (appliers, kopf's executor, passes, watches) would otherwise
+# overflow the client's default (five per CPU) and set up a new TLS connection for many requests.
+CONNECTIONS = 32
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,13 @@ class Kube:
 
     @classmethod
     def from_environment(cls) -> Kube:
+        configuration = kubernetes.client.Configuration()
         try:
-            kubernetes.config.load_incluster_config()
+            kubernetes.config.load_incluster_config(client_configuration=configuration)
         except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config()
-        return cls()
+            kubernetes.config.load_kube_config(client_configuration=configuration)
+        configuration.connection_pool_maxsize = CONNECTIONS
+        return cls(kubernetes.client.ApiClient(configuration))
 
     def request(self, method: str, path: str, *, query: dict[str, str] | None = None, body: Any = None,
                 content_type: str = "application/json") -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +15,10 @@ ERRORS = Counter("edgesite_reconcile_errors_total", "Reconcile passes that faile
 DURATION = Histogram("edgesite_reconcile_duration_seconds", "Time of one reconcile pass.",
                      buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 SITES = Gauge("edgesite_sites", "EdgeSites by mode.", ["mode"])
+for _mode in ("Online", "Degraded", "Offline"):
+    SITES.labels(mode=_mode).set(0)
 _modes: dict[tuple[str, str], str] = {}
+_modes_lock = threading.Lock()  # reconciles of different sites run in several threads
 _served = False
 
 
@@ -47,10 +51,18 @@ def reconciling(namespace: str, name: str) -> Iterator[Callable[[str], None]]:
 
 
 def site_mode(namespace: str, name: str, mode: str) -> None:
-    _modes[(namespace, name)] = mode
-    for each in ("Online", "Degraded", "Offline"):
-        SITES.labels(mode=each).set(sum(1 for m in _modes.values() if m == each))
+    """Count the site under `mode` (and no longer under the mode it had)."""
+    with _modes_lock:
+        before = _modes.get((namespace, name))
+        if before != mode:
+            _modes[(namespace, name)] = mode
+            SITES.labels(mode=mode).inc()
+            if before is not None:
+                SITES.labels(mode=before).dec()
 
 
 def forget(namespace: str, name: str) -> None:
-    _modes.pop((namespace, name), None)
+    with _modes_lock:
+        before = _modes.pop((namespace, name), None)
+        if before is not None:
+            SITES.labels(mode=before).dec()
