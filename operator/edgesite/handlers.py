@@ -36,6 +36,7 @@ from .validation import Document, check_document
 
 GROUP, VERSION, PLURAL = "edgesite.io", "v1alpha1", "edgesites"
 RESYNC_SECONDS = float(os.environ.get("EDGESITE_RESYNC_SECONDS", "60"))
+LIST_CHUNK = 100  # sites per page of a LIST (kopf's initial listing, the resync, node changes)
 WORKER_LIMIT = 16  # kopf workers at once; safe because the operator declares no kopf index (it would deadlock)
 
 log = logging.getLogger("edgesite.reconcile")
@@ -93,6 +94,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
                                                                              key="last-handled-configuration")
     settings.posting.reporting_component = "edgesite-operator"
     settings.watching.server_timeout = 300
+    settings.watching.chunk_size = LIST_CHUNK  # a thousand sites listed at once would be one ~40 MiB peak
     settings.execution.max_workers = 8
     # A cold start hands kopf every site at once; unbounded, it would hold a worker (and a connection for
     # its events) per site while eight threads do the work. Bounded, the rest wait as raw events.
@@ -110,17 +112,25 @@ _dirty: set[tuple[str, str]] = set()
 def reconcile(body: Any, *, reason: str) -> None:
     """Reconcile now (spec changes, resyncs), then run any pass that child events asked for meanwhile."""
     meta = body["metadata"]
-    with lock_for(meta["namespace"], meta["name"]):
-        _dirty.discard((meta["namespace"], meta["name"]))
-        reconcile_locked(body, reason=reason)
-    drain(meta["namespace"], meta["name"])
+    try:
+        with lock_for(meta["namespace"], meta["name"]):
+            _dirty.discard((meta["namespace"], meta["name"]))
+            reconcile_locked(body, reason=reason)
+    finally:
+        drain(meta["namespace"], meta["name"])
 
 
 _passes = ThreadPoolExecutor(max_workers=4, thread_name_prefix="edgesite-pass")
 
 
 def request_pass(key: tuple[str, str]) -> None:
-    """Ask for a reconcile of the site `key` (namespace, name) from a child, node or uplink change."""
+    """Ask for a reconcile of the site `key` (namespace, name) from a child, node or uplink change.
+
+    A site already marked dirty has a pass coming (a queued drain, or the lock holder's next loop), so a
+    storm of requests queues one task per site, not one per request.
+    """
+    if key in _dirty:
+        return
     _dirty.add(key)
     _passes.submit(in_kopf_context, drain, *key)
 
@@ -134,10 +144,9 @@ def drain(namespace: str, name: str) -> None:
             _dirty.discard(key)
             reconcile_locked(kube().site(namespace, name), reason="child")
         except (kopf.PermanentError, kopf.TemporaryError, ApiException):
-            return  # the site's own handlers report and retry
-        except Exception:  # noqa: BLE001 - logged; the next event or resync tries again
+            pass  # reported in the status and events; the next request or resync tries again
+        except Exception:  # noqa: BLE001 - logged; the next request or resync tries again
             log.exception("reconcile of %s/%s failed", namespace, name)
-            return
         finally:
             lock.release()
 
@@ -300,7 +309,7 @@ _stop_resync = threading.Event()
 def live_sites() -> Iterator[dict[str, Any]]:
     """Every watched EdgeSite that is not being deleted (one LIST per watched namespace, or one for all)."""
     for namespace in WATCHED_NAMESPACES or [None]:
-        for body in kube().sites(namespace):
+        for body in kube().sites(namespace, chunk=LIST_CHUNK):
             if not body["metadata"].get("deletionTimestamp"):
                 yield body
 
@@ -366,23 +375,25 @@ def on_child_event(event: str, plural: str, obj: dict[str, Any]) -> None:
     request_pass((meta["namespace"], site))
 
 
-_node_snapshot: dict[str, tuple[bool, str, str, str]] = {}
+_node_snapshot: dict[str, tuple[Any, ...]] = {}
 
 
 @kopf.on.event("v1", "nodes", id="node-changes")
 def on_node(name: str, body: kopf.Body, type: str | None, **_: Any) -> None:
-    """A node that turns Ready or NotReady, appears, disappears or changes capacity re-evaluates every site."""
+    """A node that turns Ready or NotReady, is cordoned, is relabelled, appears, disappears or changes
+    capacity re-evaluates every site (heartbeats change nothing that matters and are ignored)."""
     remember_kopf_context()
     status = body.get("status", {})
-    allocatable = status.get("allocatable", {})
     snapshot = (any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", [])),
-                str(allocatable.get("cpu")), str(allocatable.get("memory")), str(sorted(allocatable.items())))
-    if type == "DELETED":
-        _node_snapshot.pop(name, None)
-    elif _node_snapshot.get(name) == snapshot:
-        return
-    else:
+                bool(body.get("spec", {}).get("unschedulable")), tuple(sorted(status.get("allocatable", {}).items())),
+                tuple(sorted(body.get("metadata", {}).get("labels", {}).items())))
+    before = _node_snapshot.pop(name, None) if type == "DELETED" else _node_snapshot.get(name)
+    if type != "DELETED":
+        if before == snapshot:
+            return
         _node_snapshot[name] = snapshot
+        if before is None and type is None:
+            return  # first seen in kopf's start-up listing: every site gets its own pass at start-up anyway
     for site in live_sites():
         request_pass((site["metadata"]["namespace"], site["metadata"]["name"]))
 

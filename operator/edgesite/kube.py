@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -117,10 +118,17 @@ class Kube:
     def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         return list(self.request("GET", f"/api/v1/namespaces/{namespace}/pods", query={"labelSelector": selector})["items"])
 
-    def sites(self, namespace: str | None) -> list[dict[str, Any]]:
-        """Every EdgeSite in `namespace` (all namespaces for None)."""
+    def sites(self, namespace: str | None, *, chunk: int) -> Iterator[dict[str, Any]]:
+        """Every EdgeSite in `namespace` (all namespaces for None), listed `chunk` at a time to bound memory."""
         path = SITES.collection(namespace) if namespace else f"/apis/{SITES.api_version}/{SITES.plural}"
-        return list(self.request("GET", path)["items"])
+        query = {"limit": str(chunk)}
+        while True:
+            page = self.request("GET", path, query=query)
+            yield from page["items"]
+            token = page["metadata"].get("continue")
+            if not token:
+                return
+            query = {"limit": str(chunk), "continue": token}
 
     def site(self, namespace: str, name: str) -> dict[str, Any]:
         return dict(self.request("GET", f"{SITES.collection(namespace)}/{quote(name)}"))
