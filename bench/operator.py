@@ -27,7 +27,7 @@ from tests.e2e.test_operator import write_requests  # noqa: E402
 from tests.harness import controlplane  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
-SCALES = [int(n) for n in os.environ.get("BENCH_SCALES", "100,1000").split(",")]
+SCALES = [int(n) for n in os.environ.get("BENCH_SCALES", "100,1000").split(",") if n]
 
 
 class Kubectl:
@@ -76,7 +76,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-control-plane-"))
     with controlplane.running(workdir) as plane:
         kubectl = Kubectl(plane)
-        for index in range(12):
+        # Room for every pod of the largest scale: 1,000 minimal sites ask one CPU each, 20 full sites 9 pods each.
+        for index in range(20):
             plane.add_node(f"bench-{index}", labels={"edgesite.io/site": "plant-hamburg"}, cpu="64", memory="256Gi",
                            gpus=8)
         kubectl.apply([custom_resource_definition(), *priority_classes()] +
@@ -103,10 +104,14 @@ def main() -> None:
         print(f"apply -> Ready=True (full example, pods Running), {RUNS} runs: p50 {statistics.median(latencies):.2f} s, "
               f"p95 {latencies[int(0.95 * (len(latencies) - 1))]:.2f} s, max {latencies[-1]:.2f} s")
         time.sleep(8)
-        before = write_requests(plane)  # type: ignore[arg-type]
+        first: dict = {}
+        before = write_requests(plane, first)  # type: ignore[arg-type]
         time.sleep(26)
-        print(f"write requests during 5 idle resyncs of {RUNS} sites (apiserver_request_total): "
-              f"{write_requests(plane) - before}")  # type: ignore[arg-type]
+        second: dict = {}
+        writes = write_requests(plane, second) - before  # type: ignore[arg-type]
+        which = {key: count - first.get(key, 0) for key, count in second.items() if count != first.get(key, 0)}
+        print(f"write requests during 5 idle resyncs of {RUNS} sites (apiserver_request_total): {writes}"
+              + (f" {which}" if which else ""))
         rss, peak = rss_mib(operator)
         print(f"operator RSS with {RUNS} full sites: {rss:.0f} MiB (peak {peak:.0f} MiB)")
         operator.terminate()
@@ -126,7 +131,7 @@ def main() -> None:
             start = time.perf_counter()
             target = scale + RUNS
             while ready_sites(kubectl) < target:
-                time.sleep(1)
+                time.sleep(2)
             elapsed = time.perf_counter() - start
             time.sleep(5)
             rss, peak = rss_mib(operator)
