@@ -39,8 +39,8 @@ class Operator:
     """The operator in its own process, so a test can kill it."""
 
     def __init__(self, cluster: Cluster, namespaces: list[str], kubeconfig: Path | None = None, metrics_port: int = 0,
-                 liveness: str = ""):
-        self.cluster, self.namespaces = cluster, namespaces
+                 liveness: str = "", resync_seconds: int = 5):
+        self.cluster, self.namespaces, self.resync_seconds = cluster, namespaces, resync_seconds
         self.kubeconfig = kubeconfig or cluster.kubeconfig
         self.metrics_port, self.liveness = metrics_port, liveness
         self.log = Path(tempfile.mkstemp(prefix="operator-", suffix=".log")[1])
@@ -51,7 +51,7 @@ class Operator:
         for namespace in self.namespaces:
             args += ["-n", namespace]
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "EDGESITE_METRICS_PORT": str(self.metrics_port),
-               "EDGESITE_METRICS_ADDRESS": "127.0.0.1", "EDGESITE_RESYNC_SECONDS": "5"}
+               "EDGESITE_METRICS_ADDRESS": "127.0.0.1", "EDGESITE_RESYNC_SECONDS": str(self.resync_seconds)}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
 
@@ -280,3 +280,20 @@ def test_metrics_and_liveness_endpoints(edgesite_cluster: Cluster, namespace: st
             assert response.status == 200
     finally:
         running.stop()
+
+
+def test_sites_are_listed_page_by_page(edgesite_cluster: Cluster, namespace: str) -> None:
+    """The resync and node changes list sites in pages (bounded memory): every site comes back exactly once."""
+    import kubernetes
+
+    from edgesite.kube import Kube
+
+    documents = []
+    for index in range(5):
+        document = site_document("minimal", namespace)
+        document["metadata"]["name"] = f"page-{index}"
+        documents.append(document)
+    edgesite_cluster.apply(documents)
+    kube = Kube(kubernetes.config.new_client_from_config(str(edgesite_cluster.kubeconfig)))
+    names = [site["metadata"]["name"] for site in kube.sites(namespace, chunk=2)]
+    assert sorted(names) == [f"page-{index}" for index in range(5)]
