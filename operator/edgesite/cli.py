@@ -161,21 +161,33 @@ def gateway_command(config: Path) -> None:
 @click.option("-n", "--namespace", "namespaces", multiple=True, help="Watch only these namespaces (repeatable); default: all.")
 @click.option("--standalone/--peering", default=False, show_default=True,
               help="Standalone: act alone. Peering (default): replicas coordinate through kopf peering, so two never both act.")
-@click.option("--priority", type=int, default=0, show_default=True, help="Peering priority; give each replica its own.")
+@click.option("--priority", type=int, default=None,
+              help="Peering priority: the live replica with the highest acts. Default: the replica started first.")
 @click.option("--log-format", type=click.Choice(["plain", "full", "json"]), default="full", show_default=True)
 @click.option("--verbose", is_flag=True, help="Debug logs.")
 @click.option("--liveness", default="http://0.0.0.0:8080/healthz", show_default=True, help="Liveness endpoint URL; empty to disable.")
-def operator_command(namespaces: tuple[str, ...], standalone: bool, priority: int, log_format: str, verbose: bool, liveness: str) -> None:
+def operator_command(namespaces: tuple[str, ...], standalone: bool, priority: int | None, log_format: str, verbose: bool,
+                     liveness: str) -> None:
     """Run the operator: reconcile EdgeSites into live sites (metrics on :8081/metrics)."""
+    import os
+    import socket
+
     import kopf
 
     from . import handlers  # registers the handlers
+    from .peering import PEERING_NAME, Replica, startup_priority
 
     handlers.WATCHED_NAMESPACES[:] = list(namespaces)
+    identity = f"{os.environ.get('POD_NAME') or socket.gethostname()}/{os.getpid()}"
+    priority = startup_priority() if priority is None else priority
+    if not standalone:
+        handlers.REPLICA = Replica(lambda path: dict(handlers.kube().request("GET", path)), identity=identity,
+                                   priority=priority, namespaces=list(namespaces))
 
     kopf.configure(verbose=verbose, log_format={"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL,
                                                 "json": kopf.LogFormat.JSON}[log_format])
-    kopf.run(standalone=standalone, priority=priority, peering_name=None if standalone else "edgesite", namespaces=list(namespaces),
+    kopf.run(standalone=standalone, priority=priority, peering_name=None if standalone else PEERING_NAME, identity=identity,
+             namespaces=list(namespaces),
              clusterwide=not namespaces, liveness_endpoint=liveness or None)
 
 

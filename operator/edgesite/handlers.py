@@ -25,6 +25,7 @@ from . import metrics
 from .kube import Kube
 from .lint import Finding, lint
 from .observe import model_health, remembered_fallbacks, site_nodes
+from .peering import Replica
 from .policies import Observations, UplinkState, decide
 from .reconcile import changes, owned, selector
 from .render import SITE_LABEL, render
@@ -129,7 +130,7 @@ def request_pass(key: tuple[str, str]) -> None:
     A site already marked dirty has a pass coming (a queued drain, or the lock holder's next loop), so a
     storm of requests queues one task per site, not one per request.
     """
-    if key in _dirty:
+    if key in _dirty or not REPLICA.acts():
         return
     _dirty.add(key)
     _passes.submit(in_kopf_context, drain, *key)
@@ -303,6 +304,7 @@ def on_site(body: kopf.Body, **_: Any) -> None:
 
 
 WATCHED_NAMESPACES: list[str] = []  # empty: all; set by the CLI
+REPLICA = Replica(None, identity="", priority=0, namespaces=[])  # standalone unless the CLI says otherwise
 _stop_resync = threading.Event()
 
 
@@ -325,6 +327,8 @@ def resync_all() -> None:
 
 def _resync_loop() -> None:
     while not _stop_resync.wait(RESYNC_SECONDS):
+        if not REPLICA.acts():
+            continue  # another replica acts; kopf has paused this one's handlers too
         try:
             in_kopf_context(resync_all)
         except Exception:  # noqa: BLE001 - the next resync tries again; kopf logs handler errors

@@ -23,6 +23,8 @@ from edgesite.validation import load_sites
 from tests.conftest import Cluster
 from tests.e2e.test_smoke import site_document as example_site, wait_for
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def site_document(name: str, namespace: str) -> dict[str, Any]:
     """An example site for the operator tests: its uplink probe would ask a host on the internet, so it is
@@ -39,15 +41,17 @@ class Operator:
     """The operator in its own process, so a test can kill it."""
 
     def __init__(self, cluster: Cluster, namespaces: list[str], kubeconfig: Path | None = None, metrics_port: int = 0,
-                 liveness: str = "", resync_seconds: int = 5):
+                 liveness: str = "", resync_seconds: int = 5, peering_priority: int | None = None):
         self.cluster, self.namespaces, self.resync_seconds = cluster, namespaces, resync_seconds
+        self.peering_priority = peering_priority
         self.kubeconfig = kubeconfig or cluster.kubeconfig
         self.metrics_port, self.liveness = metrics_port, liveness
         self.log = Path(tempfile.mkstemp(prefix="operator-", suffix=".log")[1])
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        args = [sys.executable, "-m", "edgesite", "operator", "--standalone", "--liveness", self.liveness, "--verbose"]
+        mode = ["--standalone"] if self.peering_priority is None else ["--peering", "--priority", str(self.peering_priority)]
+        args = [sys.executable, "-m", "edgesite", "operator", *mode, "--liveness", self.liveness, "--verbose"]
         for namespace in self.namespaces:
             args += ["-n", namespace]
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "EDGESITE_METRICS_PORT": str(self.metrics_port),
@@ -297,3 +301,40 @@ def test_sites_are_listed_page_by_page(edgesite_cluster: Cluster, namespace: str
     kube = Kube(kubernetes.config.new_client_from_config(str(edgesite_cluster.kubeconfig)))
     names = [site["metadata"]["name"] for site in kube.sites(namespace, chunk=2)]
     assert sorted(names) == [f"page-{index}" for index in range(5)]
+
+
+def test_two_replicas_with_peering_never_both_act(edgesite_cluster: Cluster, namespace: str) -> None:
+    """kopf pauses the lower replica's handlers; its own resync and child watches must stay quiet too."""
+    cluster = edgesite_cluster
+    cluster.kubectl("apply", "--server-side", "-f", str(REPO / "charts/edgesite-operator/crds/kopf-peering.yaml"))
+    cluster.kubectl("wait", "--for=condition=Established", "crd/kopfpeerings.kopf.dev")
+    cluster.apply([{"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "edgesite", "namespace": namespace}}])
+    leader = Operator(cluster, [namespace], peering_priority=20)
+    standby = Operator(cluster, [namespace], peering_priority=10)
+    peers = lambda: cluster.get("kopfpeering", "-n", namespace, "edgesite").get("status") or {}  # noqa: E731
+    leader.start()
+    try:
+        # kopf peering is no lock: replicas that start at the same instant can both act until each sees the
+        # other. The standby joins a running leader, as a rolling restart or a rescheduled pod does.
+        wait_for(lambda: len(peers()) == 1, timeout=30, what="the leader in the peering")
+        standby.start()
+        wait_for(lambda: len(peers()) == 2, timeout=30, what="the standby in the peering")
+        cluster.apply([site_document("minimal", namespace)])
+        ready(cluster, namespace, "store-0421")
+        time.sleep(12)  # two resyncs at EDGESITE_RESYNC_SECONDS=5
+        assert "reconciled" in leader.output()
+        assert "reconciled" not in standby.output(), "the standby reconciled while the leader was alive"
+        deployment = "store-0421-shelf-vision"
+        cluster.kubectl("delete", "deployment", "-n", namespace, deployment)
+        wait_for(lambda: cluster.kubectl("get", "deployment", "-n", namespace, deployment, check=False).returncode == 0,
+                 timeout=30, what="the leader puts the deleted child back")
+        assert "reconciled" not in standby.output()
+
+        leader.stop()  # a clean exit leaves the peering at once; the standby takes over
+        cluster.kubectl("delete", "deployment", "-n", namespace, deployment)
+        wait_for(lambda: cluster.kubectl("get", "deployment", "-n", namespace, deployment, check=False).returncode == 0,
+                 timeout=60, what="the standby takes over and puts the deleted child back")
+        assert "reconciled" in standby.output()
+    finally:
+        leader.stop()
+        standby.stop()
