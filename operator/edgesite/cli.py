@@ -1,4 +1,4 @@
-"""The `edgesite` command: render, validate, crd, images (and the long-running operator and gateway).
+"""The `edgesite` command: render, validate, crd, images (and the long-running operator, gateway and sync).
 
 Input problems are printed one per line as `FILE:LINE: SITE: path: message`, exit code 1; usage errors
 exit 2 (click's convention). No traceback is shown for bad input, and nothing is written unless every
@@ -155,6 +155,23 @@ def gateway_command(config: Path) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     gateway.main(config)
+
+
+@main.command("sync")
+@click.option("--port", type=click.IntRange(1, 65535), default=1234, show_default=True, help="WebSocket port.")
+@click.option("--store", "store", type=click.Path(dir_okay=False, path_type=Path), default=Path("documents.sqlite"),
+              show_default=True, help="SQLite file that keeps every document (on the site's volume).")
+def sync_command(port: int, store: Path) -> None:
+    """Serve shared CRDT documents over the y-websocket protocol (runs in the site's sync pod)."""
+    import logging
+
+    try:
+        from . import sync
+    except ImportError as error:
+        raise click.ClickException(f"edgesite sync needs the 'sync' extra: pip install 'edgesite[sync]' ({error})") from error
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    sync.main(port, store)
 
 
 @main.command("operator")
