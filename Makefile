@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 APT_PACKAGES := mosquitto mosquitto-clients nginx-light openssl
 
 
-.PHONY: bundle render install system-deps checkov cluster-binaries test unit programs e2e bench cluster-up cluster-down e2e-kind crd golden clean
+.PHONY: bundle render install system-deps checkov node-deps cluster-binaries test unit programs e2e bench cluster-up cluster-down e2e-kind crd golden clean
 
 render: install ## Render an example site to stdout (no cluster needed)
 	$(BIN)/edgesite render $(SITE)
@@ -23,7 +23,8 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 system-deps: ## Debian packages the tests run for real
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
+	  command -v node >/dev/null && command -v npm >/dev/null || echo nodejs npm); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -37,10 +38,16 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==3.3.30'
 	touch $@
 
+node-deps: tests/programs/yjs/node_modules/.installed ## The Yjs client the sync tests run (npm)
+
+tests/programs/yjs/node_modules/.installed: tests/programs/yjs/package.json tests/programs/yjs/package-lock.json
+	npm ci --prefix tests/programs/yjs --no-audit --no-fund --loglevel=error
+	touch $@
+
 cluster-binaries: ## Build (or reuse) kube-apiserver & co from the Go module proxy
 	bash hack/build-cluster.sh
 
-test: system-deps install checkov cluster-binaries ## The whole suite: unit, real programs, end-to-end
+test: system-deps install checkov node-deps cluster-binaries ## The whole suite: unit, real programs, end-to-end
 	EDGESITE_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest $(PYTEST_ARGS)
 
 unit: install ## Unit tests only (no cluster, no Debian programs)

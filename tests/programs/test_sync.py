@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -17,7 +18,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from edgesite.sync import WebsocketChannel, document_name
-from tests.programs.conftest import free_port, wait_for_port
+from tests.conftest import IN_CI
+from tests.programs.conftest import free_port, need, wait_for_port
+
+YJS = Path(__file__).parent / "yjs"  # a real Yjs client (y-websocket), installed by `make node-deps`
 
 pytestmark = pytest.mark.programs
 
@@ -153,6 +157,38 @@ def test_documents_are_separate_and_a_path_is_required(server: Server) -> None:
 
     anyio.run(no_name)
     assert server.process and server.process.poll() is None, "a bad client does not stop the server"
+
+
+def yjs(port: int, document: str, *, append: str, expect: str) -> str:
+    """Run the Yjs client: it joins `document`, appends, and returns the text once it reads `expect`."""
+    if not (YJS / "node_modules").is_dir():
+        (pytest.fail if IN_CI else pytest.skip)("the Yjs client is not installed (make node-deps)")
+    result = subprocess.run([need("node"), str(YJS / "client.mjs"), f"ws://127.0.0.1:{port}", document, append, expect],
+                            capture_output=True, text=True, timeout=30)
+    text = str(json.loads(result.stdout.strip().splitlines()[-1])["text"]) if result.stdout.strip() else ""
+    assert result.returncode == 0, f"the Yjs client read {text!r}, expected {expect!r}: {result.stderr}"
+    return text
+
+
+def test_a_yjs_client_shares_documents_with_other_clients(server: Server) -> None:
+    """The clients users have: Yjs in a browser or in Node, through y-websocket."""
+    python = Doc()
+
+    async def write() -> None:
+        python.get("notes", type=Text).insert(0, "Pallet 7 damaged.")
+        await anyio.sleep(0.5)
+
+    anyio.run(connected, server.port, "incidents", [python], write)
+    assert yjs(server.port, "incidents", append=" Reported to cloud.", expect="Pallet 7 damaged. Reported to cloud.")
+    server.stop(signal.SIGTERM)
+    server.start()
+    assert yjs(server.port, "incidents", append="", expect="Pallet 7 damaged. Reported to cloud.")
+    later = Doc()
+
+    async def read() -> None:
+        await until(lambda: notes(later) == "Pallet 7 damaged. Reported to cloud.", "the Yjs edit, stored")
+
+    anyio.run(connected, server.port, "incidents", [later], read)
 
 
 @pytest.mark.parametrize(("path", "name"), [("/shift-notes", "shift-notes"), ("/a/b?x=1", "a/b"), ("/", "")])
