@@ -19,11 +19,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import yaml  # noqa: E402
 
 from edgesite.crd import custom_resource_definition  # noqa: E402
 from edgesite.render import priority_classes  # noqa: E402
-from tests.e2e.test_operator import write_requests  # noqa: E402
+from tests.e2e.test_operator import site_document, write_requests  # noqa: E402
 from tests.harness import controlplane  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
@@ -55,9 +54,8 @@ def rss_mib(process: subprocess.Popen[bytes]) -> tuple[float, float]:
 
 
 def site(example: str, namespace: str, name: str | None = None) -> dict:
-    document = yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text())
-    document["metadata"]["namespace"] = namespace
-    document["spec"].get("uplink", {}).pop("probe", None)  # it would ask a host on the internet
+    """An example site with no uplink probe (its URL is on the internet), optionally renamed."""
+    document = site_document(example, namespace)
     if name:
         document["metadata"]["name"] = name
     return document

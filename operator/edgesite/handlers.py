@@ -157,7 +157,7 @@ def reconcile_locked(body: Any, *, reason: str) -> None:
     """Make the site's children match its spec, and say truthfully what is running."""
     meta = body["metadata"]
     namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
-    with metrics.reconciling(namespace, name) as record:
+    with metrics.reconciling() as record:
         document = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "EdgeSite",
                     "metadata": {"name": name, "namespace": namespace}, "spec": dict(body.get("spec") or {})}
         site, problems = check_document(Document(f"{namespace}/{name}", 0, document, json.dumps(document, indent=1)))

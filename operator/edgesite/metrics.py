@@ -32,7 +32,7 @@ def serve() -> None:
 
 
 @contextmanager
-def reconciling(namespace: str, name: str) -> Iterator[Callable[[str], None]]:
+def reconciling() -> Iterator[Callable[[str], None]]:
     """Time one pass; the caller records its result ('changed', 'unchanged', 'invalid', 'error')."""
     results: list[str] = []
     start = time.perf_counter()
